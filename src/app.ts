@@ -1,0 +1,80 @@
+// buildApp is the only way to make the mirror: the server entry and every test use it.
+
+import fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import replyFrom from '@fastify/reply-from';
+import type Keyv from 'keyv';
+import type { Config } from './config.ts';
+import { RegistryError } from './errors.ts';
+import { mirrorServices } from './plugins/mirror-services.ts';
+import { registryApi } from './routes/registry-api.ts';
+import './routes/request-context.ts';
+
+export interface AppDeps {
+  /** Metadata store to use instead of the configured one. */
+  keyv?: Keyv;
+  /** Logger options or instance; defaults to pino at the configured level. */
+  logger?: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance'];
+}
+
+/** Header values never to log: client credentials to the mirror and anything upstream-auth shaped. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.headers.authorization',
+  'err.config.headers.authorization',
+];
+
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const logger = deps.logger ?? { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const app = fastify({
+    ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
+    // One line per request, written in onResponse with the cache outcome, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Registry paths hold slashes and colons; keep the raw URL for our own parser.
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 1024 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.decorateRequest('registry', undefined);
+  app.setErrorHandler((error, request, reply) => {
+    const registryError = toRegistryError(error);
+    if (registryError.status >= 500) request.log.error({ err: error }, 'request failed');
+    reply.code(registryError.status).headers(registryError.headers).type('application/json').send(registryError.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).type('application/json').send(new RegistryError('NAME_UNKNOWN', 'no such endpoint').toBody());
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        ...request.registry,
+      },
+      'request',
+    );
+  });
+
+  await app.register(mirrorServices, { config, ...(deps.keyv && { keyv: deps.keyv }) });
+  await app.register(replyFrom, { undici: { connections: 32, headersTimeout: config.upstreamTimeouts.idle, bodyTimeout: config.upstreamTimeouts.idle } });
+  await app.register(registryApi);
+  return app;
+}
+
+function toRegistryError(error: unknown): RegistryError {
+  if (error instanceof RegistryError) return error;
+  const status = (error as { statusCode?: number }).statusCode;
+  // Fastify's own 4xx (bad header, body too large, ...) keep their status under the spec's envelope.
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new RegistryError(status === 405 ? 'UNSUPPORTED' : 'NAME_INVALID', 'bad request');
+  }
+  return new RegistryError('UNKNOWN', 'internal error');
+}
+
+function isLoggerInstance(logger: AppDeps['logger']): logger is NonNullable<FastifyServerOptions['loggerInstance']> {
+  return typeof logger === 'object' && logger !== null && typeof (logger as { info?: unknown }).info === 'function';
+}

@@ -1,0 +1,176 @@
+// The configuration: one YAML file validated once at start, environment overrides applied, then frozen.
+// A bad config is one error naming every problem (ConfigError), so an operator fixes it in one go.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a duration: "${value}" (use e.g. 30s, 5m, 1h)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const listen = z.string().transform((value, ctx) => {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected host:port, got "${value}"` });
+    return z.NEVER;
+  }
+  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+});
+
+const upstreamUrl = z
+  .string()
+  .url()
+  .refine((value) => /^https?:\/\//.test(value), 'must be an http:// or https:// URL')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const upstream = z
+  .object({
+    url: upstreamUrl,
+    aliases: z.array(z.string().min(1)).default([]),
+    defaultNamespace: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/).optional(),
+    tagTtl: duration.default('5m'),
+    username: z.string().min(1).optional(),
+    passwordEnv: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.passwordEnv && value.passwordFile) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'set passwordEnv or passwordFile, not both' });
+    }
+    if ((value.passwordEnv || value.passwordFile) && !value.username) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a password needs a username' });
+    }
+  });
+
+const schema = z
+  .object({
+    listen: listen.default('127.0.0.1:5000'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    storage: z.object({ path: z.string().min(1) }).strict(),
+    // A section whose keys are all commented out reads as null in YAML: same as absent.
+    metadata: z.preprocess(
+      (value) => value ?? {},
+      z.object({ redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional() }).strict(),
+    ),
+    defaultUpstream: z.string().min(1),
+    upstreamTimeouts: z
+      .object({ connect: duration.default('10s'), idle: duration.default('30s') })
+      .strict()
+      .default({}),
+    upstreams: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'upstream names are lowercase letters, digits and dashes'), upstream)
+      .refine((map) => Object.keys(map).length > 0, 'configure at least one upstream'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (!Object.hasOwn(config.upstreams, config.defaultUpstream)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['defaultUpstream'],
+        message: `"${config.defaultUpstream}" is not one of the configured upstreams`,
+      });
+    }
+    // An alias must route to exactly one upstream, or routing would depend on map order.
+    const owner = new Map<string, string>();
+    for (const [name, value] of Object.entries(config.upstreams)) {
+      for (const alias of [name, ...value.aliases, new URL(value.url).host]) {
+        const key = alias.toLowerCase();
+        const previous = owner.get(key);
+        if (previous && previous !== name) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['upstreams', name, 'aliases'],
+            message: `"${alias}" routes to both "${previous}" and "${name}"`,
+          });
+        }
+        owner.set(key, name);
+      }
+    }
+  });
+
+type ParsedConfig = z.output<typeof schema>;
+export type UpstreamConfig = ParsedConfig['upstreams'][string] & { name: string };
+export type Config = Readonly<Omit<ParsedConfig, 'upstreams'> & { upstreams: Readonly<Record<string, Readonly<UpstreamConfig>>> }>;
+/** The config as written (before defaults and transforms), e.g. what tests build. */
+export type ConfigInput = z.input<typeof schema>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`invalid configuration (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Environment variables that override single keys, for containers and one-off runs. */
+const ENV_OVERRIDES: Array<[string, (raw: Record<string, unknown>, value: string) => void]> = [
+  ['PULLTHROUGH_LISTEN', (raw, value) => { raw.listen = value; }],
+  ['PULLTHROUGH_LOG_LEVEL', (raw, value) => { raw.logLevel = value; }],
+  ['PULLTHROUGH_STORAGE_PATH', (raw, value) => { raw.storage = { ...asObject(raw.storage), path: value }; }],
+  ['PULLTHROUGH_REDIS_URL', (raw, value) => { raw.metadata = { ...asObject(raw.metadata), redis: value }; }],
+  ['PULLTHROUGH_DEFAULT_UPSTREAM', (raw, value) => { raw.defaultUpstream = value; }],
+];
+
+function asObject(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+}
+
+/** Validates a config object; relative storage paths resolve against `baseDir`. */
+export function parseConfig(raw: unknown, source = 'config', baseDir = process.cwd()): Config {
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      source,
+      result.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`),
+    );
+  }
+  const parsed = result.data;
+  const upstreams: Record<string, UpstreamConfig> = {};
+  for (const [name, value] of Object.entries(parsed.upstreams)) upstreams[name] = Object.freeze({ ...value, name });
+  return deepFreeze({
+    ...parsed,
+    storage: { ...parsed.storage, path: path.resolve(baseDir, parsed.storage.path) },
+    upstreams,
+  });
+}
+
+/** Reads the YAML file, applies environment overrides, validates. */
+export function loadConfig(file: string = DEFAULT_CONFIG_PATH, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (error) {
+    throw new ConfigError(file, [(error as Error).message]);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, ['(root): expected a mapping']);
+  const withEnv = { ...(raw as Record<string, unknown>) };
+  for (const [variable, apply] of ENV_OVERRIDES) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') apply(withEnv, value);
+  }
+  return parseConfig(withEnv, file, process.cwd());
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,81 @@
+// The mirror's shared services, built once per app and decorated onto the instance as `app.mirror`,
+// so route plugins take what they need from there and tests can hand in their own Keyv or logger.
+
+import fp from 'fastify-plugin';
+import type Keyv from 'keyv';
+import type { Config } from '../config.ts';
+import { BlobCache } from '../cache/blob-cache.ts';
+import { ManifestCache } from '../cache/manifest-cache.ts';
+import { MetadataStore } from '../metadata/metadata-store.ts';
+import { openKeyv } from '../metadata/open-keyv.ts';
+import { UpstreamRouter } from '../routing.ts';
+import { BlobFills } from '../storage/blob-fill.ts';
+import { BlobStore } from '../storage/blob-store.ts';
+import { RegistryClient } from '../upstream/registry-client.ts';
+
+export interface MirrorServices {
+  config: Config;
+  router: UpstreamRouter;
+  store: BlobStore;
+  fills: BlobFills;
+  metadata: MetadataStore;
+  manifests: ManifestCache;
+  blobs: BlobCache;
+  clients: ReadonlyMap<string, RegistryClient>;
+  clientFor(upstream: string): RegistryClient;
+}
+
+export interface MirrorServicesOptions {
+  config: Config;
+  /** A Keyv to use instead of the configured one (tests hand in an in-memory one). */
+  keyv?: Keyv;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mirror: MirrorServices;
+  }
+}
+
+export const mirrorServices = fp<MirrorServicesOptions>(
+  async (app, { config, keyv }) => {
+    const log = app.log;
+    const store = await BlobStore.open(config.storage.path);
+    const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log)), log);
+    const clients = new Map<string, RegistryClient>();
+    for (const upstream of Object.values(config.upstreams)) {
+      clients.set(
+        upstream.name,
+        new RegistryClient(upstream, {
+          connectTimeoutMs: config.upstreamTimeouts.connect,
+          idleTimeoutMs: config.upstreamTimeouts.idle,
+          logger: log,
+        }),
+      );
+    }
+    const clientFor = (name: string): RegistryClient => {
+      const client = clients.get(name);
+      if (!client) throw new Error(`no client for upstream ${name}`);
+      return client;
+    };
+    const fills = new BlobFills(store, log);
+    app.decorate('mirror', {
+      config,
+      router: new UpstreamRouter(config),
+      store,
+      fills,
+      metadata,
+      manifests: new ManifestCache({ store, metadata, clientFor, log }),
+      blobs: new BlobCache({ store, fills, clientFor, log }),
+      clients,
+      clientFor,
+    } satisfies MirrorServices);
+
+    app.addHook('onClose', async () => {
+      await fills.drain();
+      await Promise.all([...clients.values()].map((client) => client.close()));
+      await metadata.close();
+    });
+  },
+  { name: 'mirror-services' },
+);

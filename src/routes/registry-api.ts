@@ -1,0 +1,126 @@
+// The Registry V2 / OCI distribution read API, under /v2/ and under a mirror prefix /<alias>/v2/.
+// Handlers only resolve and throw; the app's error handler renders every RegistryError.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RegistryError } from '../errors.ts';
+import { parseRange } from '../http-range.ts';
+import type { Digest, ManifestReference } from '../reference.ts';
+import { parseRegistryPath, type RouteTarget } from '../routing.ts';
+import { passThrough } from './passthrough.ts';
+import './request-context.ts';
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+export async function registryApi(app: FastifyInstance): Promise<void> {
+  for (const url of ['/v2', '/v2/*', '/:prefix/v2', '/:prefix/v2/*']) {
+    app.route({ method: [...ALL_METHODS], url, exposeHeadRoute: false, handler: (request, reply) => handle(app, request, reply) });
+  }
+}
+
+async function handle(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const { router, clientFor } = app.mirror;
+  const queryStart = request.url.indexOf('?');
+  const pathname = queryStart < 0 ? request.url : request.url.slice(0, queryStart);
+  const ns = queryStart < 0 ? undefined : new URLSearchParams(request.url.slice(queryStart + 1)).get('ns') ?? undefined;
+  const parsed = parseRegistryPath(pathname);
+  if (!parsed) throw new RegistryError('NAME_UNKNOWN', 'not a registry API path');
+  const { endpoint, prefix } = parsed;
+
+  // Read-only mirror: pushes and deletes are refused before anything else is looked at.
+  if (endpoint.kind === 'upload' || !READ_METHODS.has(request.method)) {
+    throw new RegistryError('UNSUPPORTED', 'this registry is a read-only mirror');
+  }
+  reply.header('docker-distribution-api-version', 'registry/2.0');
+  if (endpoint.kind === 'ping') {
+    if (prefix !== undefined && !router.lookup(prefix)) throw new RegistryError('NAME_UNKNOWN', `no upstream is configured for prefix "${prefix}"`);
+    return reply.type('application/json').send('{}');
+  }
+
+  const target = router.route(endpoint.name, { ...(prefix !== undefined && { prefix }), ...(ns !== undefined && { ns }) });
+  request.registry = { upstream: target.upstream.name, repository: target.repository };
+  switch (endpoint.kind) {
+    case 'manifest':
+      request.registry.reference = referenceText(endpoint.reference);
+      return serveManifest(app, request, reply, target, endpoint.reference);
+    case 'blob':
+      request.registry.reference = endpoint.digest.text;
+      return serveBlob(app, request, reply, target, endpoint.digest);
+    case 'tags':
+    case 'referrers': {
+      request.registry.cache = 'passthrough';
+      const tail = endpoint.kind === 'tags' ? 'tags/list' : `referrers/${endpoint.digest.text}`;
+      return passThrough(request, reply, {
+        client: clientFor(target.upstream.name),
+        target,
+        kind: endpoint.kind,
+        upstreamPath: `/v2/${target.repository}/${tail}`,
+        clientPath: pathname,
+      });
+    }
+  }
+}
+
+async function serveManifest(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  target: RouteTarget,
+  reference: ManifestReference,
+): Promise<FastifyReply> {
+  const answer = await app.mirror.manifests.resolve(target, reference);
+  setCacheOutcome(request, answer.outcome);
+  reply
+    .header('content-type', answer.mediaType)
+    .header('docker-content-digest', answer.digest.text)
+    .header('etag', `"${answer.digest.text}"`)
+    .header('content-length', answer.size);
+  if (request.method === 'HEAD') return reply.send();
+  return reply.send(await app.mirror.manifests.read(answer));
+}
+
+async function serveBlob(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  target: RouteTarget,
+  digest: Digest,
+): Promise<FastifyReply> {
+  reply
+    .header('content-type', 'application/octet-stream')
+    .header('docker-content-digest', digest.text)
+    .header('etag', `"${digest.text}"`)
+    .header('accept-ranges', 'bytes')
+    .header('cache-control', 'max-age=31536000');
+  if (request.method === 'HEAD') {
+    const { size, outcome } = await app.mirror.blobs.size(target, digest);
+    setCacheOutcome(request, outcome);
+    if (size !== undefined) reply.header('content-length', size);
+    return reply.send();
+  }
+  const source = await app.mirror.blobs.source(target, digest);
+  setCacheOutcome(request, source.outcome);
+  const range = parseRange(request.headers.range, source.size);
+  if (range.kind === 'unsatisfiable') {
+    reply.header('content-range', `bytes */${source.size}`);
+    throw new RegistryError('RANGE_INVALID', undefined, { detail: { range: request.headers.range } });
+  }
+  if (range.kind === 'range') {
+    const { start, end } = range.range;
+    reply
+      .code(206)
+      .header('content-range', `bytes ${start}-${end}/${source.size}`)
+      .header('content-length', end - start + 1);
+    return reply.send(source.open(range.range));
+  }
+  if (source.size !== undefined) reply.header('content-length', source.size);
+  return reply.send(source.open());
+}
+
+function setCacheOutcome(request: FastifyRequest, outcome: NonNullable<NonNullable<FastifyRequest['registry']>['cache']>): void {
+  if (request.registry) request.registry.cache = outcome;
+}
+
+function referenceText(reference: ManifestReference): string {
+  return reference.kind === 'tag' ? reference.tag : reference.digest.text;
+}

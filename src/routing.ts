@@ -1,0 +1,126 @@
+// Which upstream a request is for, and the repository name to ask it for. Pure: no I/O.
+//
+// Order (DESIGN.md "Routing rules"): mirror path prefix (/<alias>/v2/...) → ?ns=<registry host>
+// (containerd hosts.toml) → first segment of the repository name is an alias or host
+// (/v2/ghcr.io/org/img) → the default upstream (daemon.json registry-mirrors sends Docker Hub names
+// bare). Only configured upstreams can ever be chosen: an unknown prefix or ns is NAME_UNKNOWN, never a
+// host to contact.
+
+import type { Config, UpstreamConfig } from './config.ts';
+import { RegistryError } from './errors.ts';
+import { assertValidName, type Digest, type ManifestReference, parseManifestReference, requireDigest } from './reference.ts';
+
+export type RegistryEndpoint =
+  | { kind: 'ping' }
+  | { kind: 'manifest'; name: string; reference: ManifestReference }
+  | { kind: 'blob'; name: string; digest: Digest }
+  | { kind: 'tags'; name: string }
+  | { kind: 'referrers'; name: string; digest: Digest }
+  | { kind: 'upload'; name: string };
+
+/** The request's path split into its mirror prefix (if any) and the registry API endpoint. */
+export interface ParsedPath {
+  prefix?: string;
+  endpoint: RegistryEndpoint;
+}
+
+const UNPREFIXED_PATH = /^\/v2(\/.*)?$/;
+const PREFIXED_PATH = /^\/([^/]+)\/v2(\/.*)?$/;
+
+/** Parses `/[<prefix>/]v2/<endpoint>`; undefined when it is not a registry API path at all. */
+export function parseRegistryPath(pathname: string): ParsedPath | undefined {
+  // Unprefixed first, so a repository that happens to be called "v2" is not taken for a prefix.
+  const unprefixed = UNPREFIXED_PATH.exec(pathname);
+  const api = unprefixed ?? PREFIXED_PATH.exec(pathname);
+  if (!api) return undefined;
+  const prefix = unprefixed ? undefined : api[1];
+  const rest = (unprefixed ? api[1] : api[2]) ?? '/';
+  const withPrefix = (endpoint: RegistryEndpoint): ParsedPath => (prefix === undefined ? { endpoint } : { prefix, endpoint });
+  if (rest === '/' || rest === '') return withPrefix({ kind: 'ping' });
+
+  // Greedy name: the endpoint keywords are matched at the end, so a name may itself contain "blobs".
+  let match = /^\/(.+)\/blobs\/uploads(?:\/.*)?$/.exec(rest);
+  if (match) return withPrefix({ kind: 'upload', name: validName(match[1]) });
+  match = /^\/(.+)\/tags\/list$/.exec(rest);
+  if (match) return withPrefix({ kind: 'tags', name: validName(match[1]) });
+  match = /^\/(.+)\/(manifests|blobs|referrers)\/([^/]+)$/.exec(rest);
+  if (!match) throw new RegistryError('NAME_INVALID', 'not a registry API path', { detail: { path: pathname } });
+  const name = validName(match[1]);
+  const reference = decodeSegment(match[3] as string);
+  switch (match[2]) {
+    case 'manifests':
+      return withPrefix({ kind: 'manifest', name, reference: parseManifestReference(reference) });
+    case 'blobs':
+      return withPrefix({ kind: 'blob', name, digest: requireDigest(reference) });
+    default:
+      return withPrefix({ kind: 'referrers', name, digest: requireDigest(reference) });
+  }
+}
+
+function validName(name: string | undefined): string {
+  // Names are lowercase ASCII by grammar, so any percent-escape (e.g. %2e%2e, %2f) is simply invalid.
+  assertValidName(name ?? '');
+  return name as string;
+}
+
+function decodeSegment(segment: string): string {
+  // Some clients escape the digest's colon (sha256%3A...); nothing else may be escaped.
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new RegistryError('DIGEST_INVALID', 'invalid reference encoding', { detail: { reference: segment } });
+  }
+}
+
+export interface RouteTarget {
+  upstream: UpstreamConfig;
+  /** Repository name as the upstream knows it (e.g. library/ubuntu). */
+  repository: string;
+}
+
+export class UpstreamRouter {
+  private readonly byAlias = new Map<string, UpstreamConfig>();
+  private readonly defaultUpstream: UpstreamConfig;
+
+  constructor(config: Config) {
+    for (const upstream of Object.values(config.upstreams)) {
+      for (const alias of [upstream.name, ...upstream.aliases, new URL(upstream.url).host]) {
+        this.byAlias.set(alias.toLowerCase(), upstream);
+      }
+    }
+    this.defaultUpstream = config.upstreams[config.defaultUpstream] as UpstreamConfig;
+  }
+
+  /** The upstream a name, alias or host stands for, if configured. */
+  lookup(alias: string): UpstreamConfig | undefined {
+    return this.byAlias.get(alias.toLowerCase());
+  }
+
+  route(name: string, options: { prefix?: string; ns?: string } = {}): RouteTarget {
+    if (options.prefix !== undefined) {
+      const upstream = this.lookup(options.prefix);
+      if (!upstream) throw unknownUpstream('prefix', options.prefix);
+      return this.target(upstream, name);
+    }
+    if (options.ns !== undefined && options.ns !== '') {
+      const upstream = this.lookup(options.ns);
+      if (!upstream) throw unknownUpstream('ns', options.ns);
+      return this.target(upstream, name);
+    }
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+      const upstream = this.lookup(name.slice(0, slash));
+      if (upstream) return this.target(upstream, name.slice(slash + 1));
+    }
+    return this.target(this.defaultUpstream, name);
+  }
+
+  private target(upstream: UpstreamConfig, name: string): RouteTarget {
+    const repository = upstream.defaultNamespace && !name.includes('/') ? `${upstream.defaultNamespace}/${name}` : name;
+    return { upstream, repository };
+  }
+}
+
+function unknownUpstream(via: 'prefix' | 'ns', value: string): RegistryError {
+  return new RegistryError('NAME_UNKNOWN', `no upstream is configured for ${via} "${value}"`, { detail: { [via]: value } });
+}

@@ -1,0 +1,158 @@
+// Content-addressed store on the filesystem: <root>/blobs/<algorithm>/<first two hex>/<hex>, shared by every
+// upstream and repository. Writers go to <root>/tmp (same filesystem), hash while writing, and are renamed
+// into place only when the digest matches, so a blob path only ever holds verified content.
+
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import type { Digest, DigestAlgorithm } from '../reference.ts';
+import { RegistryError } from '../errors.ts';
+
+export interface BlobStat {
+  size: number;
+}
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+export class BlobStore {
+  readonly root: string;
+  private readonly tmpDir: string;
+
+  private constructor(root: string) {
+    this.root = root;
+    this.tmpDir = path.join(root, 'tmp');
+  }
+
+  /** Creates the layout and removes temp files left by a process that died mid-fill. */
+  static async open(root: string): Promise<BlobStore> {
+    const store = new BlobStore(root);
+    await mkdir(path.join(root, 'blobs'), { recursive: true });
+    await rm(store.tmpDir, { recursive: true, force: true });
+    await mkdir(store.tmpDir, { recursive: true });
+    return store;
+  }
+
+  pathFor(digest: Digest): string {
+    return path.join(this.root, 'blobs', digest.algorithm, digest.hex.slice(0, 2), digest.hex);
+  }
+
+  async stat(digest: Digest): Promise<BlobStat | undefined> {
+    try {
+      const info = await stat(this.pathFor(digest));
+      return { size: info.size };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Streams a kept blob, whole or a byte range. */
+  read(digest: Digest, range?: ByteRange): Readable {
+    return createReadStream(this.pathFor(digest), range ? { start: range.start, end: range.end } : {});
+  }
+
+  async readAll(digest: Digest): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.pathFor(digest));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Keeps small content (a manifest) already in memory, after checking it against its digest. */
+  async put(digest: Digest, bytes: Buffer): Promise<void> {
+    const writer = await this.create(digest.algorithm);
+    try {
+      await writer.write(bytes);
+      await writer.commit(digest);
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+  }
+
+  async create(algorithm: DigestAlgorithm): Promise<BlobWriter> {
+    const tempPath = path.join(this.tmpDir, randomUUID());
+    const handle = await open(tempPath, 'wx');
+    return new BlobWriter(this, handle, tempPath, createHash(algorithm));
+  }
+
+  /** Removes a kept blob (eviction, or a blob found corrupt). */
+  async remove(digest: Digest): Promise<void> {
+    await rm(this.pathFor(digest), { force: true });
+  }
+
+  /** Names of leftover temp files; start-up removes them, so this is for checks. */
+  async tempFiles(): Promise<string[]> {
+    return readdir(this.tmpDir);
+  }
+}
+
+/** An in-progress blob in tmp/: append, then commit under its digest or abort. */
+export class BlobWriter {
+  readonly tempPath: string;
+  private readonly store: BlobStore;
+  private readonly handle: FileHandle;
+  private readonly hash: Hash;
+  private bytes = 0;
+  private closed = false;
+
+  constructor(store: BlobStore, handle: FileHandle, tempPath: string, hash: Hash) {
+    this.store = store;
+    this.handle = handle;
+    this.tempPath = tempPath;
+    this.hash = hash;
+  }
+
+  get written(): number {
+    return this.bytes;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.hash.update(chunk);
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset, this.bytes + offset);
+      offset += bytesWritten;
+    }
+    this.bytes += chunk.length;
+  }
+
+  /** Renames into place if the content hashes to `digest`; otherwise deletes it and throws DIGEST_INVALID. */
+  async commit(digest: Digest): Promise<void> {
+    const actual = this.hash.digest('hex');
+    if (actual !== digest.hex) {
+      await this.abort();
+      throw new RegistryError('DIGEST_INVALID', 'upstream content does not match its digest', {
+        detail: { expected: digest.text, actual: `${digest.algorithm}:${actual}` },
+      });
+    }
+    // Data on disk before the name points at it: a crash never leaves a verified name on partial content.
+    await this.handle.datasync();
+    await this.handle.close();
+    this.closed = true;
+    const target = this.store.pathFor(digest);
+    await mkdir(path.dirname(target), { recursive: true });
+    await rename(this.tempPath, target);
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await rm(this.tempPath, { force: true });
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT';
+}

@@ -1,0 +1,22 @@
+// Upstream credentials: the username is in the config, the secret comes from an environment variable or
+// a file (a mounted secret), read when needed so a rotated file is picked up without a restart.
+
+import { readFileSync } from 'node:fs';
+import type { UpstreamConfig } from '../config.ts';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export function readCredentials(upstream: UpstreamConfig, env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
+  if (!upstream.username) return undefined;
+  let password = '';
+  if (upstream.passwordEnv) password = env[upstream.passwordEnv] ?? '';
+  else if (upstream.passwordFile) password = readFileSync(upstream.passwordFile, 'utf8').trim();
+  return { username: upstream.username, password };
+}
+
+export function basicAuthorization(credentials: Credentials): string {
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+}
