@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestFromOutput, type PullResult } from './pull-result.ts';
 import { proxyEnv, startRefusingProxy, type RefusingProxy } from './refusing-proxy.ts';
@@ -6,7 +6,6 @@ import { runCommand, type CommandResult } from './run-command.ts';
 import { makeTempDir, removeTempDir } from './temp-dir.ts';
 import { spawnTracked, type TrackedProcess } from './tracked-process.ts';
 import { waitFor } from './wait-for.ts';
-import { readFile } from 'node:fs/promises';
 
 /** Debian's 20.10 CLI: the first `docker` on PATH may be a newer one that does not match this dockerd. */
 const DOCKER_CLI = '/usr/bin/docker';

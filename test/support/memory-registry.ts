@@ -1,0 +1,265 @@
+// A small registry server for integration tests: serves manifests and blobs from memory on 127.0.0.1,
+// speaks Docker-Hub-style Bearer token auth when asked, can redirect blobs to a second "CDN" origin, and
+// counts every request it receives so tests can assert how often the mirror went upstream.
+
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  kind: 'ping' | 'manifest' | 'blob' | 'tags' | 'token' | 'cdn' | 'other';
+  authorization: string | undefined;
+}
+
+export interface MemoryRegistryOptions {
+  /** Require Bearer tokens from the built-in token endpoint (Docker Hub style). */
+  tokenAuth?: boolean;
+  /** Credentials the token endpoint requires (Basic); absent = anonymous tokens. */
+  tokenCredentials?: { username: string; password: string };
+  /** Redirect blob GETs (307) to a second server, as Docker Hub does to its CDN. */
+  redirectBlobs?: boolean;
+  /** Answer 401 (not 404) for unknown repositories, as Docker Hub does. */
+  unauthorizedForUnknown?: boolean;
+  /** Send Docker Hub's rate-limit headers. */
+  rateLimit?: { limit: number; remaining: number };
+}
+
+export interface StoredManifest {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+export class MemoryRegistry {
+  readonly requests: RecordedRequest[] = [];
+  readonly blobs = new Map<string, Buffer>();
+  readonly manifests = new Map<string, StoredManifest>();
+  /** repository -> tag -> digest */
+  readonly tags = new Map<string, Map<string, string>>();
+  /** Override the answer to matching requests (status code), e.g. to simulate 5xx or 429. */
+  failWith: { status: number; headers?: Record<string, string>; kinds?: RecordedRequest['kind'][] } | undefined;
+  /** Bytes per chunk and delay between chunks for blob bodies (slow upstream). */
+  trickle: { chunk: number; delayMs: number } | undefined;
+  /** Serve these bytes instead of the real blob content (corrupt upstream). */
+  corruptBlobs = false;
+  private readonly options: MemoryRegistryOptions;
+  private server: http.Server | undefined;
+  private cdn: http.Server | undefined;
+  private port = 0;
+  private cdnPort = 0;
+  private readonly issuedTokens = new Set<string>();
+
+  constructor(options: MemoryRegistryOptions = {}) {
+    this.options = options;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.port = await listen(this.server, this.port);
+    if (this.options.redirectBlobs) {
+      this.cdn = http.createServer((req, res) => this.handleCdn(req, res));
+      this.cdnPort = await listen(this.cdn, this.cdnPort);
+    }
+    return this;
+  }
+
+  /** Stops listening (the mirror then sees the upstream as down); start() again reuses the port. */
+  async stop(): Promise<void> {
+    for (const server of [this.server, this.cdn]) {
+      if (!server) continue;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    this.server = undefined;
+    this.cdn = undefined;
+  }
+
+  count(filter: { method?: string; kind?: RecordedRequest['kind'] } = {}): number {
+    return this.requests.filter((r) => (!filter.method || r.method === filter.method) && (!filter.kind || r.kind === filter.kind)).length;
+  }
+
+  resetCounts(): void {
+    this.requests.length = 0;
+  }
+
+  addBlob(bytes: Buffer): string {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    this.blobs.set(digest, bytes);
+    return digest;
+  }
+
+  addRandomBlob(size: number): { digest: string; bytes: Buffer } {
+    const bytes = randomBytes(size);
+    return { digest: this.addBlob(bytes), bytes };
+  }
+
+  /** Adds an image manifest (with a config and one layer) under repository:tag; returns its digest. */
+  addImage(repository: string, tag: string, layerSize = 1024): { digest: string; manifest: StoredManifest; layer: string; config: string } {
+    const config = this.addBlob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag, n: randomBytes(4).toString('hex') })));
+    const layer = this.addRandomBlob(layerSize).digest;
+    const mediaType = 'application/vnd.docker.distribution.manifest.v2+json';
+    const body = {
+      schemaVersion: 2,
+      mediaType,
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: this.blobs.get(config)?.length, digest: config },
+      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layerSize, digest: layer }],
+    };
+    // Indented on purpose: the mirror must serve these exact bytes, not a re-serialisation.
+    const manifest = this.putManifest(repository, tag, mediaType, Buffer.from(JSON.stringify(body, null, 3)));
+    return { digest: manifest.digest, manifest, layer, config };
+  }
+
+  putManifest(repository: string, tag: string | undefined, mediaType: string, bytes: Buffer): StoredManifest {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const manifest = { digest, mediaType, bytes };
+    this.manifests.set(digest, manifest);
+    if (!this.tags.has(repository)) this.tags.set(repository, new Map());
+    if (tag) this.tags.get(repository)?.set(tag, digest);
+    return manifest;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.url);
+    const kind = kindOf(url.pathname);
+    this.requests.push({ method: req.method ?? '', path: url.pathname + url.search, kind, authorization: req.headers.authorization });
+    if (this.options.rateLimit) {
+      res.setHeader('ratelimit-limit', `${this.options.rateLimit.limit};w=21600`);
+      res.setHeader('ratelimit-remaining', `${this.options.rateLimit.remaining};w=21600`);
+    }
+    if (kind === 'token') return this.issueToken(req, url, res);
+    if (this.failWith && (!this.failWith.kinds || this.failWith.kinds.includes(kind))) {
+      res.writeHead(this.failWith.status, this.failWith.headers ?? {}).end();
+      return;
+    }
+    if (this.options.tokenAuth && !this.authorized(req)) {
+      const scope = /^\/v2\/(.+)\/(manifests|blobs|tags)\//.exec(url.pathname);
+      res.writeHead(401, {
+        'www-authenticate': `Bearer realm="${this.url}/token",service="memory-registry"${scope ? `,scope="repository:${scope[1]}:pull"` : ''}`,
+        'content-type': 'application/json',
+      });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+      return;
+    }
+    if (url.pathname === '/v2/') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
+    const match = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
+    const tagsMatch = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
+    if (tagsMatch) {
+      const tags = [...(this.tags.get(tagsMatch[1] as string)?.keys() ?? [])].sort();
+      if (!this.tags.has(tagsMatch[1] as string)) return this.notFound(res, 'NAME_UNKNOWN');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: tagsMatch[1], tags }));
+      return;
+    }
+    if (!match) return this.notFound(res, 'NAME_UNKNOWN');
+    const [, repository, what, reference] = match as unknown as [string, string, string, string];
+    if (!this.tags.has(repository)) {
+      if (this.options.unauthorizedForUnknown) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+        return;
+      }
+      return this.notFound(res, 'NAME_UNKNOWN');
+    }
+    if (what === 'manifests') {
+      const digest = reference.startsWith('sha256:') ? reference : this.tags.get(repository)?.get(reference);
+      const manifest = digest ? this.manifests.get(digest) : undefined;
+      if (!manifest) return this.notFound(res, 'MANIFEST_UNKNOWN');
+      res.writeHead(200, {
+        'content-type': manifest.mediaType,
+        'content-length': manifest.bytes.length,
+        'docker-content-digest': manifest.digest,
+      });
+      res.end(req.method === 'HEAD' ? undefined : manifest.bytes);
+      return;
+    }
+    const blob = this.blobs.get(reference);
+    if (!blob) return this.notFound(res, 'BLOB_UNKNOWN');
+    if (this.options.redirectBlobs && req.method === 'GET') {
+      res.writeHead(307, { location: `http://127.0.0.1:${this.cdnPort}/cdn/${reference}?sig=abc` }).end();
+      return;
+    }
+    this.sendBlob(req, res, reference, blob);
+  }
+
+  private handleCdn(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${this.cdnPort}`);
+    this.requests.push({ method: req.method ?? '', path: url.pathname + url.search, kind: 'cdn', authorization: req.headers.authorization });
+    const digest = url.pathname.replace('/cdn/', '');
+    const blob = this.blobs.get(digest);
+    if (!blob) return this.notFound(res, 'BLOB_UNKNOWN');
+    this.sendBlob(req, res, digest, blob);
+  }
+
+  private sendBlob(req: http.IncomingMessage, res: http.ServerResponse, digest: string, blob: Buffer): void {
+    const body = this.corruptBlobs ? Buffer.from(blob.map((byte) => byte ^ 0xff)) : blob;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'docker-content-digest': digest });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const trickle = this.trickle;
+    if (!trickle) {
+      res.end(body);
+      return;
+    }
+    let offset = 0;
+    const next = (): void => {
+      if (res.destroyed) return;
+      if (offset >= body.length) {
+        res.end();
+        return;
+      }
+      res.write(body.subarray(offset, offset + trickle.chunk));
+      offset += trickle.chunk;
+      setTimeout(next, trickle.delayMs);
+    };
+    next();
+  }
+
+  private issueToken(req: http.IncomingMessage, url: URL, res: http.ServerResponse): void {
+    const wanted = this.options.tokenCredentials;
+    if (wanted) {
+      const expected = `Basic ${Buffer.from(`${wanted.username}:${wanted.password}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401).end();
+        return;
+      }
+    }
+    const token = `t-${randomBytes(8).toString('hex')}-${url.searchParams.get('scope') ?? ''}`;
+    this.issuedTokens.add(token);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+  }
+
+  private authorized(req: http.IncomingMessage): boolean {
+    const header = req.headers.authorization ?? '';
+    return header.startsWith('Bearer ') && this.issuedTokens.has(header.slice('Bearer '.length));
+  }
+
+  private notFound(res: http.ServerResponse, code: string): void {
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code, message: 'not found' }] }));
+  }
+}
+
+function kindOf(pathname: string): RecordedRequest['kind'] {
+  if (pathname === '/token') return 'token';
+  if (pathname === '/v2/' || pathname === '/v2') return 'ping';
+  if (pathname.includes('/manifests/')) return 'manifest';
+  if (pathname.includes('/blobs/')) return 'blob';
+  if (pathname.endsWith('/tags/list')) return 'tags';
+  return 'other';
+}
+
+function listen(server: http.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
