@@ -9,7 +9,7 @@ import { makeTempDir, removeTempDir } from './support/temp-dir.ts';
 
 let fixture: MirrorFixture;
 let containerd: Containerd;
-let hostsDirs: string[] = [];
+const hostsDirs: string[] = [];
 
 before(async () => {
   fixture = await startMirrorFixture({ namePrefix: 'ctrd' });

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 export interface RecordedRequest {
   method: string;
   path: string;
-  kind: 'ping' | 'manifest' | 'blob' | 'tags' | 'token' | 'cdn' | 'other';
+  kind: 'ping' | 'manifest' | 'blob' | 'tags' | 'referrers' | 'token' | 'cdn' | 'other';
   authorization: string | undefined;
 }
 
@@ -22,8 +22,20 @@ export interface MemoryRegistryOptions {
   redirectBlobs?: boolean;
   /** Answer 401 (not 404) for unknown repositories, as Docker Hub does. */
   unauthorizedForUnknown?: boolean;
-  /** Send Docker Hub's rate-limit headers. */
+  /** Send Docker Hub's rate-limit headers (read on every response, so a test may change the numbers). */
   rateLimit?: { limit: number; remaining: number };
+  /** Require these credentials with HTTP Basic auth (challenge `Basic realm=...`) on every /v2/ request. */
+  basicAuth?: { username: string; password: string };
+  /** Honour `n` and `last` on tags/list and send a `Link: <...>; rel="next"` header, as distribution does. */
+  paginateTags?: boolean;
+}
+
+/** A descriptor in a referrers answer (OCI image index). */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
 }
 
 export interface StoredManifest {
@@ -38,6 +50,8 @@ export class MemoryRegistry {
   readonly manifests = new Map<string, StoredManifest>();
   /** repository -> tag -> digest */
   readonly tags = new Map<string, Map<string, string>>();
+  /** repository -> subject digest -> descriptors of the manifests that refer to it */
+  readonly referrers = new Map<string, Map<string, ReferrerDescriptor[]>>();
   /** Override the answer to matching requests (status code), e.g. to simulate 5xx or 429. */
   failWith: { status: number; headers?: Record<string, string>; kinds?: RecordedRequest['kind'][] } | undefined;
   /** Bytes per chunk and delay between chunks for blob bodies (slow upstream). */
@@ -124,6 +138,17 @@ export class MemoryRegistry {
     return manifest;
   }
 
+  /** Records `descriptor` as a referrer of `subject` in `repository` (the referrers API answers it). */
+  addReferrer(repository: string, subject: string, descriptor: ReferrerDescriptor): void {
+    if (!this.tags.has(repository)) this.tags.set(repository, new Map());
+    let bySubject = this.referrers.get(repository);
+    if (!bySubject) {
+      bySubject = new Map();
+      this.referrers.set(repository, bySubject);
+    }
+    bySubject.set(subject, [...(bySubject.get(subject) ?? []), descriptor]);
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', this.url);
     const kind = kindOf(url.pathname);
@@ -137,8 +162,14 @@ export class MemoryRegistry {
       res.writeHead(this.failWith.status, this.failWith.headers ?? {}).end();
       return;
     }
+    const basic = this.options.basicAuth;
+    if (basic && req.headers.authorization !== basicHeader(basic.username, basic.password)) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="memory-registry"', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+      return;
+    }
     if (this.options.tokenAuth && !this.authorized(req)) {
-      const scope = /^\/v2\/(.+)\/(manifests|blobs|tags)\//.exec(url.pathname);
+      const scope = /^\/v2\/(.+)\/(manifests|blobs|tags|referrers)\//.exec(url.pathname);
       res.writeHead(401, {
         'www-authenticate': `Bearer realm="${this.url}/token",service="memory-registry"${scope ? `,scope="repository:${scope[1]}:pull"` : ''}`,
         'content-type': 'application/json',
@@ -155,9 +186,12 @@ export class MemoryRegistry {
     if (tagsMatch) {
       const tags = [...(this.tags.get(tagsMatch[1] as string)?.keys() ?? [])].sort();
       if (!this.tags.has(tagsMatch[1] as string)) return this.notFound(res, 'NAME_UNKNOWN');
+      if (this.options.paginateTags) return this.sendTagsPage(res, url, tagsMatch[1] as string, tags);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: tagsMatch[1], tags }));
       return;
     }
+    const referrersMatch = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(url.pathname);
+    if (referrersMatch) return this.sendReferrers(res, url, referrersMatch[1] as string, referrersMatch[2] as string);
     if (!match) return this.notFound(res, 'NAME_UNKNOWN');
     const [, repository, what, reference] = match as unknown as [string, string, string, string];
     if (!this.tags.has(repository)) {
@@ -186,6 +220,31 @@ export class MemoryRegistry {
       return;
     }
     this.sendBlob(req, res, reference, blob);
+  }
+
+  /** One page of tags after `last`, at most `n` long, with a Link to the next page (distribution's format). */
+  private sendTagsPage(res: http.ServerResponse, url: URL, repository: string, tags: string[]): void {
+    const last = url.searchParams.get('last');
+    const n = Number(url.searchParams.get('n') ?? tags.length);
+    const after = last === null ? tags : tags.filter((tag) => tag > last);
+    const page = after.slice(0, n);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (page.length > 0 && page.length < after.length) {
+      const next = new URLSearchParams({ n: String(n), last: page[page.length - 1] as string });
+      headers.link = `</v2/${repository}/tags/list?${next.toString()}>; rel="next"`;
+    }
+    res.writeHead(200, headers).end(JSON.stringify({ name: repository, tags: page }));
+  }
+
+  /** The OCI referrers API: an image index of the manifests that name `subject`, filtered by artifactType. */
+  private sendReferrers(res: http.ServerResponse, url: URL, repository: string, subject: string): void {
+    if (!this.tags.has(repository)) return this.notFound(res, 'NAME_UNKNOWN');
+    const artifactType = url.searchParams.get('artifactType');
+    const all = this.referrers.get(repository)?.get(subject) ?? [];
+    const manifests = artifactType === null ? all : all.filter((d) => d.artifactType === artifactType);
+    const headers: Record<string, string> = { 'content-type': 'application/vnd.oci.image.index.v1+json' };
+    if (artifactType !== null) headers['oci-filters-applied'] = 'artifactType';
+    res.writeHead(200, headers).end(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
   }
 
   private handleCdn(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -248,12 +307,17 @@ export class MemoryRegistry {
   }
 }
 
+function basicHeader(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
+
 function kindOf(pathname: string): RecordedRequest['kind'] {
   if (pathname === '/token') return 'token';
   if (pathname === '/v2/' || pathname === '/v2') return 'ping';
   if (pathname.includes('/manifests/')) return 'manifest';
   if (pathname.includes('/blobs/')) return 'blob';
   if (pathname.endsWith('/tags/list')) return 'tags';
+  if (pathname.includes('/referrers/')) return 'referrers';
   return 'other';
 }
 

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/config.ts';
+import { assertProblem, configProblems, MINIMAL } from './support/config-problems.ts';
+
+const withTtl = (tagTtl: string | number) => ({ ...MINIMAL, upstreams: { hub: { url: 'https://hub.example', tagTtl } } });
+
+test('tagTtl durations become milliseconds', () => {
+  assert.equal(parseConfig(withTtl('30s')).upstreams.hub?.tagTtl, 30_000);
+  assert.equal(parseConfig(withTtl('5m')).upstreams.hub?.tagTtl, 300_000);
+  assert.equal(parseConfig(withTtl('1h30m')).upstreams.hub?.tagTtl, 5_400_000);
+  assert.equal(parseConfig(withTtl('250ms')).upstreams.hub?.tagTtl, 250);
+});
+
+test('a bare number is seconds', () => {
+  assert.equal(parseConfig(withTtl(45)).upstreams.hub?.tagTtl, 45_000);
+  assert.equal(parseConfig(withTtl('45')).upstreams.hub?.tagTtl, 45_000);
+});
+
+test('tagTtl defaults to 5m and timeouts to 10s / 30s', () => {
+  const config = parseConfig(MINIMAL);
+  assert.equal(config.upstreams.hub?.tagTtl, 300_000);
+  assert.deepEqual(config.upstreamTimeouts, { connect: 10_000, idle: 30_000 });
+});
+
+test('upstreamTimeouts are parsed as durations', () => {
+  const config = parseConfig({ ...MINIMAL, upstreamTimeouts: { connect: '2s', idle: '1m' } });
+  assert.deepEqual(config.upstreamTimeouts, { connect: 2_000, idle: 60_000 });
+});
+
+test('a duration that does not parse is a problem naming its key', () => {
+  assertProblem(configProblems(withTtl('soon')), 'upstreams.hub.tagTtl', 'soon');
+  assertProblem(configProblems({ ...MINIMAL, upstreamTimeouts: { idle: '5 minutes' } }), 'upstreamTimeouts.idle');
+});
