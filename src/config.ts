@@ -76,32 +76,7 @@ const schema = z
       .record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'upstream names are lowercase letters, digits and dashes'), upstream)
       .refine((map) => Object.keys(map).length > 0, 'configure at least one upstream'),
   })
-  .strict()
-  .superRefine((config, ctx) => {
-    if (!Object.hasOwn(config.upstreams, config.defaultUpstream)) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ['defaultUpstream'],
-        message: `"${config.defaultUpstream}" is not one of the configured upstreams`,
-      });
-    }
-    // An alias must route to exactly one upstream, or routing would depend on map order.
-    const owner = new Map<string, string>();
-    for (const [name, value] of Object.entries(config.upstreams)) {
-      for (const alias of [name, ...value.aliases, new URL(value.url).host]) {
-        const key = alias.toLowerCase();
-        const previous = owner.get(key);
-        if (previous && previous !== name) {
-          ctx.addIssue({
-            code: z.ZodIssueCode.custom,
-            path: ['upstreams', name, 'aliases'],
-            message: `"${alias}" routes to both "${previous}" and "${name}"`,
-          });
-        }
-        owner.set(key, name);
-      }
-    }
-  });
+  .strict();
 
 type ParsedConfig = z.output<typeof schema>;
 export type UpstreamConfig = ParsedConfig['upstreams'][string] & { name: string };
@@ -131,18 +106,45 @@ function asObject(value: unknown): Record<string, unknown> {
   return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
 }
 
+/**
+ * Checks across keys, run on the raw input so they are reported together with every schema problem
+ * (zod skips whole-object refinements once any field fails).
+ */
+function crossKeyProblems(raw: unknown): string[] {
+  const problems: string[] = [];
+  const config = asObject(raw);
+  const upstreams = asObject(config.upstreams);
+  if (typeof config.defaultUpstream === 'string' && !Object.hasOwn(upstreams, config.defaultUpstream)) {
+    problems.push(`defaultUpstream: "${config.defaultUpstream}" is not one of the configured upstreams`);
+  }
+  // An alias must route to exactly one upstream, or routing would depend on map order.
+  const owner = new Map<string, string>();
+  for (const [name, value] of Object.entries(upstreams)) {
+    const upstream = asObject(value);
+    const aliases = Array.isArray(upstream.aliases) ? upstream.aliases.filter((a): a is string => typeof a === 'string') : [];
+    const host = typeof upstream.url === 'string' && URL.canParse(upstream.url) ? [new URL(upstream.url).host] : [];
+    for (const alias of [name, ...aliases, ...host]) {
+      const previous = owner.get(alias.toLowerCase());
+      if (previous !== undefined && previous !== name) {
+        problems.push(`upstreams.${name}.aliases: "${alias}" routes to both "${previous}" and "${name}"`);
+      }
+      owner.set(alias.toLowerCase(), name);
+    }
+  }
+  return problems;
+}
+
 /** Validates a config object; relative storage paths resolve against `baseDir`. */
 export function parseConfig(raw: unknown, source = 'config', baseDir = process.cwd()): Config {
   const result = schema.safeParse(raw);
-  if (!result.success) {
-    throw new ConfigError(
-      source,
-      result.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`),
-    );
-  }
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)),
+    ...crossKeyProblems(raw),
+  ];
+  if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
   const parsed = result.data;
   const upstreams: Record<string, UpstreamConfig> = {};
-  for (const [name, value] of Object.entries(parsed.upstreams)) upstreams[name] = Object.freeze({ ...value, name });
+  for (const [name, value] of Object.entries(parsed.upstreams)) upstreams[name] = { ...value, name };
   return deepFreeze({
     ...parsed,
     storage: { ...parsed.storage, path: path.resolve(baseDir, parsed.storage.path) },

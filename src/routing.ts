@@ -39,7 +39,8 @@ export function parseRegistryPath(pathname: string): ParsedPath | undefined {
   if (rest === '/' || rest === '') return withPrefix({ kind: 'ping' });
 
   // Greedy name: the endpoint keywords are matched at the end, so a name may itself contain "blobs".
-  let match = /^\/(.+)\/blobs\/uploads(?:\/.*)?$/.exec(rest);
+  // An upload is blobs/uploads/ followed by at most an id; anything longer is a name with those segments.
+  let match = /^\/(.+)\/blobs\/uploads(?:\/[^/]*)?$/.exec(rest);
   if (match) return withPrefix({ kind: 'upload', name: validName(match[1]) });
   match = /^\/(.+)\/tags\/list$/.exec(rest);
   if (match) return withPrefix({ kind: 'tags', name: validName(match[1]) });
@@ -64,12 +65,9 @@ function validName(name: string | undefined): string {
 }
 
 function decodeSegment(segment: string): string {
-  // Some clients escape the digest's colon (sha256%3A...); nothing else may be escaped.
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw new RegistryError('DIGEST_INVALID', 'invalid reference encoding', { detail: { reference: segment } });
-  }
+  // Some clients escape the digest's colon (sha256%3A...). Nothing else is decoded: any other escape
+  // stays a '%', which neither the tag nor the digest grammar accepts.
+  return segment.replace(/%3a/gi, ':');
 }
 
 export interface RouteTarget {

@@ -7,8 +7,17 @@ export type AuthChallenge =
 
 const PARAM = /([a-zA-Z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g;
 
+/** Where a new challenge starts inside one header: `, <Scheme> <param>=` (RFC 7235 §4.1 allows a list). */
+const NEXT_CHALLENGE = /,\s*(?=[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*\s+[A-Za-z0-9_-]+\s*=)/;
+
+/** The challenge to answer: Bearer when offered (it carries the token realm), otherwise the first one. */
 export function parseAuthChallenge(header: string | undefined): AuthChallenge | undefined {
   if (!header) return undefined;
+  const challenges = header.split(NEXT_CHALLENGE).map(parseOneChallenge).filter((c): c is AuthChallenge => c !== undefined);
+  return challenges.find((c) => c.scheme === 'bearer') ?? challenges[0];
+}
+
+function parseOneChallenge(header: string): AuthChallenge | undefined {
   const space = header.indexOf(' ');
   const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
   const params: Record<string, string> = {};

@@ -17,7 +17,9 @@ test('sha256 digests with the wrong length or uppercase hex are DIGEST_INVALID',
   }
 });
 
-test('a malformed percent-escape in the reference is DIGEST_INVALID', () => {
-  assertRegistryError(() => parseRegistryPath('/v2/app/manifests/sha256%3'), 'DIGEST_INVALID');
+test('only the digest colon may be escaped: any other escape is invalid, never decoded', () => {
+  assertRegistryError(() => parseRegistryPath('/v2/app/manifests/sha256%3'), 'TAG_INVALID');
+  assertRegistryError(() => parseRegistryPath('/v2/app/manifests/lat%65st'), 'TAG_INVALID');
   assertRegistryError(() => parseRegistryPath('/v2/app/blobs/%zz'), 'DIGEST_INVALID');
+  assertRegistryError(() => parseRegistryPath(`/v2/app/blobs/sha256%3a${HEX}%00`), 'DIGEST_INVALID');
 });
