@@ -4,16 +4,19 @@
 import { parseArgs } from 'node:util';
 import { buildApp } from './app.ts';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from './config.ts';
+import { credentialProblems } from './upstream/credentials.ts';
 
 /** In-flight responses get this long to finish after SIGTERM before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 25_000;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
-  const file = values.config ?? process.env.PULLTHROUGH_CONFIG ?? DEFAULT_CONFIG_PATH;
+  const file = values.config || process.env.PULLTHROUGH_CONFIG || DEFAULT_CONFIG_PATH;
   let config;
   try {
     config = loadConfig(file);
+    const problems = credentialProblems(config);
+    if (problems.length > 0) throw new ConfigError(file, problems);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`pullthrough: ${error.message}\n`);

@@ -2,7 +2,7 @@
 // a file (a mounted secret), read when needed so a rotated file is picked up without a restart.
 
 import { readFileSync } from 'node:fs';
-import type { UpstreamConfig } from '../config.ts';
+import type { Config, UpstreamConfig } from '../config.ts';
 
 export interface Credentials {
   username: string;
@@ -19,4 +19,22 @@ export function readCredentials(upstream: UpstreamConfig, env: NodeJS.ProcessEnv
 
 export function basicAuthorization(credentials: Credentials): string {
   return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+}
+
+/** Secrets that cannot be read, found at start rather than on the first pull. */
+export function credentialProblems(config: Config, env: NodeJS.ProcessEnv = process.env): string[] {
+  const problems: string[] = [];
+  for (const upstream of Object.values(config.upstreams)) {
+    if (upstream.passwordEnv && env[upstream.passwordEnv] === undefined) {
+      problems.push(`upstreams.${upstream.name}.passwordEnv: environment variable ${upstream.passwordEnv} is not set`);
+    }
+    if (upstream.passwordFile) {
+      try {
+        readFileSync(upstream.passwordFile, 'utf8');
+      } catch (error) {
+        problems.push(`upstreams.${upstream.name}.passwordFile: cannot read ${upstream.passwordFile} (${(error as NodeJS.ErrnoException).code})`);
+      }
+    }
+  }
+  return problems;
 }
