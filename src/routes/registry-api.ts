@@ -13,6 +13,14 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 export async function registryApi(app: FastifyInstance): Promise<void> {
+  // Refuse writes before Fastify parses their bodies: a push carries manifests and layers whose content
+  // types have no parser, and must still get the spec's 405, not a 415 or 413.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!READ_METHODS.has(request.method)) {
+      reply.header('allow', 'GET, HEAD');
+      throw new RegistryError('UNSUPPORTED', 'this registry is a read-only mirror');
+    }
+  });
   for (const url of ['/v2', '/v2/*', '/:prefix/v2', '/:prefix/v2/*']) {
     app.route({ method: [...ALL_METHODS], url, exposeHeadRoute: false, handler: (request, reply) => handle(app, request, reply) });
   }
@@ -28,7 +36,8 @@ async function handle(app: FastifyInstance, request: FastifyRequest, reply: Fast
   const { endpoint, prefix } = parsed;
 
   // Read-only mirror: pushes and deletes are refused before anything else is looked at.
-  if (endpoint.kind === 'upload' || !READ_METHODS.has(request.method)) {
+  if (endpoint.kind === 'upload') {
+    reply.header('allow', 'GET, HEAD');
     throw new RegistryError('UNSUPPORTED', 'this registry is a read-only mirror');
   }
   reply.header('docker-distribution-api-version', 'registry/2.0');

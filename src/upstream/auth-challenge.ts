@@ -2,7 +2,7 @@
 // Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/ubuntu:pull"
 
 export type AuthChallenge =
-  | { scheme: 'bearer'; realm: string; service?: string; scope?: string }
+  | { scheme: 'bearer'; realm: string; service?: string; scope?: string; error?: string }
   | { scheme: 'basic'; realm?: string };
 
 const PARAM = /([a-zA-Z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g;
@@ -29,5 +29,6 @@ function parseOneChallenge(header: string): AuthChallenge | undefined {
   const challenge: AuthChallenge = { scheme, realm: params.realm };
   if (params.service !== undefined) challenge.service = params.service;
   if (params.scope !== undefined) challenge.scope = params.scope;
+  if (params.error !== undefined) challenge.error = params.error;
   return challenge;
 }

@@ -48,8 +48,11 @@ export class RegistryClient {
   private readonly tokens = new TokenCache();
   private readonly log: Logger;
   private readonly options: RegistryClientOptions;
-  /** The auth scheme the upstream asked for last; lets later requests authenticate up front. */
-  private challenge: AuthChallenge | undefined;
+  /**
+   * The auth scheme the upstream asked for last, so later requests authenticate up front; null once a
+   * ping showed it needs none; undefined until known.
+   */
+  private challenge: AuthChallenge | null | undefined;
   private lastRateLimit: RateLimitView | undefined;
 
   constructor(upstream: UpstreamConfig, options: RegistryClientOptions) {
@@ -79,7 +82,11 @@ export class RegistryClient {
     let response = await this.follow(req, authorization);
     if (response.status === 401) {
       const challenge = parseAuthChallenge(firstHeader(response.headers['www-authenticate']));
-      if (challenge) {
+      // A token that was accepted as a token but lacks the scope will not gain it by asking again: Docker
+      // Hub answers so for a repository that does not exist. Anything else (no or expired credentials)
+      // earns one retry with fresh ones.
+      const hopeless = authorization !== undefined && challenge?.scheme === 'bearer' && challenge.error === 'insufficient_scope';
+      if (challenge && !hopeless) {
         this.challenge = challenge;
         authorization = await this.authorizationFor(scope ?? (challenge.scheme === 'bearer' ? challenge.scope : undefined), true);
         // No credentials to offer for a Basic challenge: the 401 is the answer.
@@ -94,11 +101,12 @@ export class RegistryClient {
 
   /** The Authorization header value for a repository, for requests passed through verbatim. */
   async authorizationHeader(repository: string): Promise<string | undefined> {
-    if (!this.challenge) {
+    if (this.challenge === undefined) {
       // Learn the upstream's scheme from its /v2/ ping, the way docker clients do.
       const ping = await this.follow({ method: 'GET', path: '/v2/' }, undefined);
       await ping.body.dump();
-      if (ping.status === 401) this.challenge = parseAuthChallenge(firstHeader(ping.headers['www-authenticate']));
+      if (ping.status === 401) this.challenge = parseAuthChallenge(firstHeader(ping.headers['www-authenticate'])) ?? null;
+      else if (ping.status < 500) this.challenge = null;
     }
     return this.authorizationFor(`repository:${repository}:pull`, false);
   }
