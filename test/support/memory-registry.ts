@@ -196,7 +196,12 @@ export class MemoryRegistry {
     const [, repository, what, reference] = match as unknown as [string, string, string, string];
     if (!this.tags.has(repository)) {
       if (this.options.unauthorizedForUnknown) {
-        res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+        // Docker Hub's exact shape: a valid token, yet a challenge naming the scope it "lacks".
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'www-authenticate': `Bearer realm="${this.url}/token",service="memory-registry",scope="repository:${repository}:pull",error="insufficient_scope"`,
+        });
+        res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
         return;
       }
       return this.notFound(res, 'NAME_UNKNOWN');
