@@ -23,7 +23,8 @@ RUN mkdir -p /var/lib/pullthrough && chown node:node /var/lib/pullthrough
 USER node
 VOLUME ["/var/lib/pullthrough"]
 EXPOSE 5000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:5000/v2/').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# The probe reads the config exactly as the server does (file and PULLTHROUGH_* overrides), so it checks
+# whatever address the server was told to listen on.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s CMD ["node", "dist/healthcheck.js"]
 # A mounted config replaces the default: -v ./my.yaml:/app/config/pullthrough.yaml -e PULLTHROUGH_CONFIG=/app/config/pullthrough.yaml
 CMD ["node", "dist/server.js"]
