@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startMirror, type TestMirror } from '../support/mirror.ts';
@@ -17,16 +17,20 @@ after(async () => {
   await mirror.close();
 });
 
-function probe(listen: string): number | null {
-  return spawnSync(process.execPath, ['--import', 'tsx', HEALTHCHECK], {
-    env: { ...process.env, PULLTHROUGH_LISTEN: listen, PULLTHROUGH_CONFIG: '' },
-    timeout: 15_000,
-  }).status;
+/** Exit status of the probe; run asynchronously, since the mirror answering it lives in this process. */
+function probe(listen: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', HEALTHCHECK], {
+      env: { ...process.env, PULLTHROUGH_LISTEN: listen, PULLTHROUGH_CONFIG: '' },
+      timeout: 15_000,
+    });
+    child.on('exit', (code) => resolve(code));
+  });
 }
 
-test('healthy on the configured port (a wildcard listen address is probed on loopback), unhealthy elsewhere', () => {
+test('healthy on the configured port (a wildcard listen address is probed on loopback), unhealthy elsewhere', async () => {
   const port = new URL(mirror.url).port;
-  assert.equal(probe(`127.0.0.1:${port}`), 0);
-  assert.equal(probe(`0.0.0.0:${port}`), 0);
-  assert.equal(probe('127.0.0.1:1'), 1);
+  assert.equal(await probe(`127.0.0.1:${port}`), 0);
+  assert.equal(await probe(`0.0.0.0:${port}`), 0);
+  assert.equal(await probe('127.0.0.1:1'), 1);
 });
