@@ -1,0 +1,455 @@
+// `npm run bench` (or `npm run bench -- --smoke`): pullthrough against CNCF distribution 2.8 in proxy mode, side
+// by side on this machine, all on 127.0.0.1 (issue 3). Not a test: it measures, prints a markdown table and writes
+// JSON to bench-results/latest.json. It exits non-zero when a system answers wrongly (a benchmark of errors is
+// worthless) and, with --smoke, when a row produced no number. Missed targets are reported, not failed.
+
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCountingProxy, type CountingProxy } from '../e2e/support/counting-proxy.ts';
+import { seedImage, type SeededImage } from '../e2e/support/images.ts';
+import { runCommand } from '../e2e/support/run-command.ts';
+import { makeTempDir, removeTempDir } from '../e2e/support/temp-dir.ts';
+import { startUpstreamRegistry, type UpstreamRegistry } from '../e2e/support/upstream-registry.ts';
+import {
+  fetchHashed,
+  MANIFEST_ACCEPT,
+  median,
+  readMemory,
+  resetPeakMemory,
+  runCurls,
+  runWrk,
+  sampleRss,
+  type CurlBatch,
+} from './load.ts';
+import { buildRows, markdownTable, rowSpecs, type Metrics, type SystemId } from './report.ts';
+import { pushRandomBlob, type PushedBlob } from './seed-blob.ts';
+import { startDistributionProxy, startPullthrough, type SystemUnderTest } from './systems.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MiB = 1024 * 1024;
+
+const smoke = process.argv.includes('--smoke');
+const skipBuild = process.argv.includes('--no-build');
+/** `--only=distribution,pullthrough-embedded`: a subset of the systems, e.g. while profiling one row. */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+
+const P = smoke
+  ? { reps: 1, wrkSeconds: 1, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
+  : { reps: 3, wrkSeconds: 5, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
+const REDIS_URL = process.env.PULLTHROUGH_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
+
+function say(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+class WrongAnswer extends Error {}
+
+function expect(ok: boolean, message: string): void {
+  if (!ok) throw new WrongAnswer(message);
+}
+
+function machine(): Record<string, string | number> {
+  const cpuModel = /^model name\s*:\s*(.*)$/m.exec(execFileSync('cat', ['/proc/cpuinfo'], { encoding: 'utf8' }))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  const tool = (cmd: string, args: string[]): string => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0] ?? '';
+    } catch (e) {
+      return ((e as { stdout?: string }).stdout ?? '').trim().split('\n')[0] ?? 'unknown';
+    }
+  };
+  return {
+    nproc: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()),
+    cpu: cpuModel.trim(),
+    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    distribution: tool('docker-registry', ['--version']),
+    wrk: tool('wrk', ['-v']),
+  };
+}
+
+async function redisReachable(url: string): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: u.hostname, port: Number(u.port || 6379) });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d: Buffer) => done(d.toString().startsWith('+PONG') || d.toString().startsWith('-NOAUTH')));
+  });
+}
+
+interface Seeds {
+  repo: string;
+  image: SeededImage;
+  economyRepo: string;
+  economyImage: SeededImage;
+  small: PushedBlob;
+  warmLarge: PushedBlob;
+  coldLarge: PushedBlob[];
+  herd: PushedBlob[];
+  mem: PushedBlob;
+}
+
+async function seed(upstream: UpstreamRegistry, runId: string): Promise<Seeds> {
+  const repo = `library/bench-${runId}`;
+  const economyRepo = `library/bench-${runId}-econ`;
+  const image = await seedImage(upstream, { name: repo, tag: 'v1', kind: 'oci', content: 'random', extraLayerBytes: 512 * 1024 });
+  const economyImage = await seedImage(upstream, { name: economyRepo, tag: 'v1', kind: 'oci', content: 'random', extraLayerBytes: 512 * 1024 });
+  const push = (size: number): Promise<PushedBlob> => pushRandomBlob(upstream, repo, size);
+  const small = await push(P.smallBlob);
+  const warmLarge = await push(P.warmLarge);
+  const coldLarge: PushedBlob[] = [];
+  const herd: PushedBlob[] = [];
+  for (let i = 0; i < P.reps; i++) coldLarge.push(await push(P.coldLarge));
+  for (let i = 0; i < P.reps; i++) herd.push(await push(P.herd));
+  const mem = await push(P.memBlob);
+  upstream.tokenServer?.resetCounts();
+  return { repo, image, economyRepo, economyImage, small, warmLarge, coldLarge, herd, mem };
+}
+
+function checkBatch(what: string, batch: CurlBatch, size: number): void {
+  for (const r of batch.results) expect(r.status === 200 && r.bytes === size, `${what}: got ${r.status} with ${r.bytes} of ${size} bytes`);
+}
+
+async function expectBlob(what: string, url: string, blob: { digest: string; size: number }, headers: Record<string, string> = {}): Promise<void> {
+  const got = await fetchHashed(url, { headers });
+  expect(got.status === 200, `${what}: status ${got.status}`);
+  expect(got.size === blob.size && got.digest === blob.digest, `${what}: body is ${got.size} bytes hashing to ${got.digest}, expected ${blob.size} bytes ${blob.digest}`);
+}
+
+async function expectManifest(what: string, url: string, image: SeededImage): Promise<void> {
+  const got = await fetchHashed(url, { headers: { accept: MANIFEST_ACCEPT }, keepBody: true });
+  expect(got.status === 200, `${what}: status ${got.status} ${got.body?.toString('utf8').slice(0, 300) ?? ''}`);
+  expect(got.digest === image.digest, `${what}: body hashes to ${got.digest}, expected ${image.digest}`);
+  expect(got.headers.get('docker-content-digest') === image.digest, `${what}: Docker-Content-Digest ${got.headers.get('docker-content-digest')}`);
+  expect(got.headers.get('content-type') === image.mediaType, `${what}: Content-Type ${got.headers.get('content-type')}, expected ${image.mediaType}`);
+}
+
+/** One docker-like pull (ping, HEAD tag, GET manifest by digest, config and layers), every answer checked. */
+async function pullImage(prefix: string, repo: string, image: SeededImage): Promise<void> {
+  const ping = await fetch(`${prefix}/v2/`);
+  await ping.arrayBuffer();
+  expect(ping.status === 200, `economy ping ${prefix}/v2/: ${ping.status}`);
+  const head = await fetch(`${prefix}/v2/${repo}/manifests/${image.tag}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
+  await head.arrayBuffer();
+  expect(head.status === 200, `economy HEAD tag: ${head.status}`);
+  expect(head.headers.get('docker-content-digest') === image.digest, `economy HEAD tag: digest ${head.headers.get('docker-content-digest')}, expected ${image.digest}`);
+  await expectManifest('economy GET manifest by digest', `${prefix}/v2/${repo}/manifests/${image.digest}`, image);
+  for (const blob of image.blobs) await expectBlob('economy blob', `${prefix}/v2/${repo}/blobs/${blob.digest}`, blob);
+}
+
+interface SystemRun {
+  metrics: Metrics;
+  /** Every repetition's figure, so the medians can be checked. */
+  samples: Record<string, number[]>;
+  notes: Record<string, unknown>;
+}
+
+async function benchSystem(sys: SystemUnderTest, proxy: CountingProxy, economyProxy: CountingProxy, upstream: UpstreamRegistry, s: Seeds): Promise<SystemRun> {
+  const base = `${sys.url}/v2/${s.repo}`;
+  const blobUrl = (b: PushedBlob): string => `${base}/blobs/${b.digest}`;
+  const samples: Record<string, number[]> = {};
+  const notes: Record<string, unknown> = {};
+  const add = (key: string, v: number): void => {
+    (samples[key] ??= []).push(v);
+  };
+
+  // Correct answers first, and the warm rows' content cached (each fetched twice: fill, then served warm).
+  notes.rssAtStartMiB = (await readMemory(sys.pid)).rss / MiB;
+  say(`${sys.label}: verifying answers and warming the cache`);
+  for (let i = 0; i < 2; i++) {
+    await expectManifest('GET manifest by tag', `${base}/manifests/${s.image.tag}`, s.image);
+    await expectManifest('GET manifest by digest', `${base}/manifests/${s.image.digest}`, s.image);
+    await expectBlob('GET small blob', blobUrl(s.small), s.small);
+    await expectBlob('GET large blob', blobUrl(s.warmLarge), s.warmLarge);
+  }
+  notes.rssAfterWarmUpMiB = (await readMemory(sys.pid)).rss / MiB;
+  const head = await fetch(`${base}/manifests/${s.image.tag}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
+  expect(head.status === 200 && head.headers.get('docker-content-digest') === s.image.digest, `HEAD manifest by tag: ${head.status} ${head.headers.get('docker-content-digest')}`);
+  proxy.resetCounts();
+
+  const wrkRow = async (key: string, url: string): Promise<void> => {
+    for (let i = 0; i < P.reps; i++) {
+      const r = await runWrk(url, 16, P.wrkSeconds);
+      expect(r.errors === 0 && r.non2xx === 0, `${key}: wrk saw ${r.non2xx} non-2xx answers and ${r.errors} socket errors in ${r.requests} requests`);
+      add(key, r.requestsPerSecond);
+      add(`${key}P99Ms`, r.p99Ms);
+    }
+  };
+  say(`${sys.label}: warm manifests and small blob (wrk)`);
+  await wrkRow('warmTagRps', `${base}/manifests/${s.image.tag}`);
+  notes.upstreamRequestsDuringWarmTagRow = proxy.count();
+  proxy.resetCounts();
+  await wrkRow('warmDigestRps', `${base}/manifests/${s.image.digest}`);
+  await wrkRow('warmSmallBlobRps', blobUrl(s.small));
+  notes.upstreamRequestsDuringOtherWarmRows = proxy.count();
+
+  notes.rssAfterWrkRowsMiB = (await readMemory(sys.pid)).rss / MiB;
+  say(`${sys.label}: warm large blob (curl, 1 and 8 clients)`);
+  for (const clients of [1, 8]) {
+    for (let i = 0; i < P.reps; i++) {
+      const batch = await runCurls(blobUrl(s.warmLarge), clients);
+      checkBatch('warm large blob', batch, s.warmLarge.size);
+      add(`warmLargeMBps${clients}`, (clients * s.warmLarge.size) / 1e6 / batch.wallSeconds);
+    }
+  }
+
+  say(`${sys.label}: cold large blob (curl)`);
+  for (const blob of s.coldLarge) {
+    const batch = await runCurls(blobUrl(blob), 1);
+    checkBatch('cold large blob', batch, blob.size);
+    const r = batch.results[0];
+    if (r !== undefined) {
+      add('coldLargeTtfbMs', r.ttfbSeconds * 1000);
+      add('coldLargeTotalS', r.totalSeconds);
+    }
+    await expectBlob('cold large blob, fetched again', blobUrl(blob), blob);
+  }
+
+  say(`${sys.label}: cold herd (${P.herdClients} curls)`);
+  for (const blob of s.herd) {
+    proxy.resetCounts();
+    const batch = await runCurls(blobUrl(blob), P.herdClients);
+    checkBatch('cold herd', batch, blob.size);
+    // Requests still in flight upstream after the clients are done would otherwise be missed.
+    await new Promise((r) => setTimeout(r, 300));
+    const hex = blob.digest.slice('sha256:'.length);
+    add('coldHerdUpstreamGets', proxy.count({ method: 'GET', kind: 'blob', pathIncludes: hex }));
+    add('coldHerdUpstreamHeads', proxy.count({ method: 'HEAD', kind: 'blob', pathIncludes: hex }));
+    add('coldHerdTotalS', batch.wallSeconds);
+    await expectBlob('cold herd blob, fetched again', blobUrl(blob), blob);
+  }
+
+  say(`${sys.label}: memory (${P.memClients} curls on a cold ${P.memBlob / MiB} MiB blob)`);
+  {
+    const before = await readMemory(sys.pid);
+    const reset = await resetPeakMemory(sys.pid);
+    const sampler = sampleRss(sys.pid);
+    const batch = await runCurls(blobUrl(s.mem), P.memClients);
+    const sampled = await sampler.stop();
+    const after = await readMemory(sys.pid);
+    checkBatch('memory row blob', batch, s.mem.size);
+    // VmHWM catches peaks between samples, but only counts from the reset; without one, the sampled peak.
+    const peak = reset ? Math.max(sampled, after.hwm) : sampled;
+    add('memoryPeakMiB', peak / MiB);
+    notes.memory = { rssBeforeMiB: before.rss / MiB, peakResetWorked: reset, sampledPeakMiB: sampled / MiB, vmHwmMiB: after.hwm / MiB, totalS: batch.wallSeconds };
+    await expectBlob('memory row blob, fetched again', blobUrl(s.mem), s.mem);
+  }
+
+  say(`${sys.label}: upstream economy (${P.econPulls} pulls over ${P.econWindowS} s)`);
+  {
+    economyProxy.resetCounts();
+    upstream.tokenServer?.resetCounts();
+    const start = Date.now();
+    let firstDone = 0;
+    for (let i = 0; i < P.econPulls; i++) {
+      const due = start + (i * P.econWindowS * 1000) / P.econPulls;
+      if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
+      await pullImage(sys.economyPrefix, s.economyRepo, s.economyImage);
+      if (i === 0) firstDone = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const elapsedS = (Date.now() - start) / 1000;
+    const reqs = economyProxy.requests();
+    const byKind: Record<string, number> = {};
+    for (const r of reqs) {
+      const k = `${r.method} ${r.kind} ${r.status ?? 'none'}`;
+      byKind[k] = (byKind[k] ?? 0) + 1;
+    }
+    add('economyManifestGetsAfterFirst', reqs.filter((r) => r.method === 'GET' && r.kind === 'manifest' && r.at > firstDone).length);
+    add('economyManifestHeads', reqs.filter((r) => r.method === 'HEAD' && r.kind === 'manifest').length);
+    add('economyUpstreamTotal', reqs.length);
+    notes.economy = {
+      pulls: P.econPulls,
+      windowSeconds: elapsedS,
+      tagTtlSeconds: sys.id === 'distribution' ? 'n/a (distribution revalidates every tag request)' : P.econTtlS,
+      freshnessWindows: Math.ceil(elapsedS / P.econTtlS),
+      upstreamByMethodKindStatus: byKind,
+      tokenRequests: upstream.tokenRequests(),
+    };
+  }
+
+  const metrics: Metrics = {};
+  for (const [k, v] of Object.entries(samples)) (metrics as Record<string, number>)[k] = median(v);
+  return { metrics, samples, notes };
+}
+
+async function directReference(upstream: UpstreamRegistry, s: Seeds): Promise<{ metrics: Metrics; samples: Record<string, number[]> }> {
+  // A client pulling straight from the upstream, through a counting proxy like the mirrors' (the same path their
+  // bytes take), with a pull token minted up front: no token dance in the timing, as for a warmed-up client.
+  const proxy = await startCountingProxy(upstream.directUrl);
+  const token = upstream.tokenServer?.issue([`repository:${s.repo}:pull`]) ?? '';
+  const samples: Record<string, number[]> = { coldLargeTtfbMs: [], coldLargeTotalS: [], rawRegistryTotalS: [] };
+  try {
+    for (const blob of s.coldLarge) {
+      const url = `/v2/${s.repo}/blobs/${blob.digest}`;
+      const batch = await runCurls(`${proxy.url}${url}`, 1, { authorization: `Bearer ${token}` });
+      checkBatch('upstream direct', batch, blob.size);
+      const r = batch.results[0];
+      if (r !== undefined) {
+        samples.coldLargeTtfbMs?.push(r.ttfbSeconds * 1000);
+        samples.coldLargeTotalS?.push(r.totalSeconds);
+      }
+      const raw = await runCurls(`${upstream.directUrl}${url}`, 1, { authorization: `Bearer ${token}` });
+      checkBatch('upstream registry itself', raw, blob.size);
+      samples.rawRegistryTotalS?.push(raw.results[0]?.totalSeconds ?? NaN);
+    }
+  } finally {
+    await proxy.close();
+  }
+  return {
+    metrics: { coldLargeTtfbMs: median(samples.coldLargeTtfbMs ?? []), coldLargeTotalS: median(samples.coldLargeTotalS ?? []) },
+    samples,
+  };
+}
+
+async function cleanRedis(runId: string, digests: string[]): Promise<void> {
+  const u = new URL(REDIS_URL);
+  const cli = ['-h', u.hostname, '-p', u.port || '6379'];
+  const keys = new Set<string>();
+  for (const pattern of [`*bench-${runId}*`, ...digests.map((d) => `*${d}*`)]) {
+    const res = await runCommand('redis-cli', [...cli, '--scan', '--pattern', pattern]);
+    for (const k of res.stdout.split('\n')) if (k.trim() !== '') keys.add(k.trim());
+  }
+  if (keys.size > 0) await runCommand('redis-cli', [...cli, 'DEL', ...keys]);
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const runId = Math.random().toString(36).slice(2, 10);
+  const info = machine();
+  say(`mode ${smoke ? 'smoke' : 'full'}, run ${runId}, ${info.nproc} × ${info.cpu}, ${info.memoryGiB} GiB, node ${info.node}`);
+
+  if (!skipBuild) {
+    say('npm run build');
+    const build = await runCommand('npm', ['run', 'build'], { cwd: ROOT, timeoutMs: 300_000 });
+    if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+  }
+  const entry = join(ROOT, 'dist', 'server.js');
+  const withRedis = await redisReachable(REDIS_URL);
+  if (!withRedis) say(`Redis not reachable at ${REDIS_URL}: pullthrough runs with the embedded store only`);
+
+  const tmp = await makeTempDir('bench');
+  let upstream: UpstreamRegistry | undefined;
+  const failures: Array<{ system: string; error: string }> = [];
+  const perSystem: Partial<Record<SystemId, SystemRun>> = {};
+  let seeds: Seeds | undefined;
+  let direct: { metrics: Metrics; samples: Record<string, number[]> } = { metrics: {}, samples: {} };
+  try {
+    say('starting the upstream registry (token auth) and seeding it');
+    upstream = await startUpstreamRegistry({ auth: 'token' });
+    const seedStart = Date.now();
+    seeds = await seed(upstream, runId);
+    say(`seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+    direct = await directReference(upstream, seeds);
+
+    const login = (url: string): { url: string; username: string; password: string } => ({ url, ...(upstream as UpstreamRegistry).credentials });
+    const plan: Array<{ id: SystemId; start: (dir: string, main: string, econ: string) => Promise<SystemUnderTest> }> = [
+      { id: 'distribution', start: (dir, mainUrl) => startDistributionProxy(dir, login(mainUrl)) },
+      ...(withRedis
+        ? [{ id: 'pullthrough-redis' as const, start: (dir: string, mainUrl: string, econUrl: string) => startPullthrough(dir, { entry, redis: REDIS_URL, upstream: login(mainUrl), economyUpstream: login(econUrl), economyTagTtl: `${P.econTtlS}s` }) }]
+        : []),
+      { id: 'pullthrough-embedded', start: (dir, mainUrl, econUrl) => startPullthrough(dir, { entry, upstream: login(mainUrl), economyUpstream: login(econUrl), economyTagTtl: `${P.econTtlS}s` }) },
+    ];
+    for (const step of plan) {
+      if (only !== undefined && !only.includes(step.id)) continue;
+      const proxy = await startCountingProxy(upstream.directUrl);
+      // distribution has one remote, so its economy pulls go through its main proxy (counts are reset first).
+      const economyProxy = step.id === 'distribution' ? proxy : await startCountingProxy(upstream.directUrl);
+      const dir = join(tmp, step.id);
+      await mkdir(dir, { recursive: true });
+      let sys: SystemUnderTest | undefined;
+      try {
+        say(`starting ${step.id}`);
+        sys = await step.start(dir, proxy.url, economyProxy.url);
+        perSystem[step.id] = await benchSystem(sys, proxy, economyProxy, upstream, seeds);
+      } catch (e) {
+        const log = sys === undefined ? '' : (await sys.log()).slice(-3000);
+        failures.push({ system: step.id, error: `${(e as Error).message}${log ? `\n--- log tail ---\n${log}` : ''}` });
+        say(`${step.id} FAILED: ${(e as Error).message}`);
+      } finally {
+        await sys?.stop();
+        await proxy.close();
+        if (economyProxy !== proxy) await economyProxy.close();
+      }
+    }
+  } finally {
+    if (withRedis && seeds !== undefined) {
+      await cleanRedis(runId, [seeds.image.digest, seeds.economyImage.digest]).catch(() => undefined);
+    }
+    await upstream?.stop();
+    await removeTempDir(tmp);
+  }
+
+  const economyWindows = Math.ceil(P.econWindowS / P.econTtlS);
+  const size = (n: number): string => (n >= 1024 * MiB ? `${n / (1024 * MiB)} GiB` : `${n / MiB} MiB`);
+  const specs = rowSpecs(economyWindows, {
+    warmLarge: size(P.warmLarge),
+    coldLarge: size(P.coldLarge),
+    herd: size(P.herd),
+    herdClients: P.herdClients,
+    mem: size(P.memBlob),
+    memClients: P.memClients,
+  });
+  const metrics: Partial<Record<SystemId, Metrics>> = {};
+  for (const [id, run] of Object.entries(perSystem)) metrics[id as SystemId] = run.metrics;
+  const rows = buildRows(specs, metrics, direct.metrics);
+  const table = markdownTable(rows);
+  const runtimeSeconds = (Date.now() - started) / 1000;
+
+  if (smoke) {
+    for (const spec of specs) {
+      for (const id of Object.keys(perSystem) as SystemId[]) {
+        const v = metrics[id]?.[spec.key];
+        if (v === undefined || !Number.isFinite(v)) failures.push({ system: id, error: `smoke: row "${spec.row}" produced no number` });
+      }
+    }
+  }
+
+  const machineLine = `Machine: ${info.nproc} × ${info.cpu}, ${info.memoryGiB} GiB RAM, Node ${info.node}, ${info.distribution}, ${info.wrk}.`;
+  const setup =
+    `Mode ${smoke ? 'smoke' : 'full'}: medians of ${P.reps} repetition(s); wrk ${P.wrkSeconds} s per repetition, 1 thread. ` +
+    `Ratio = pullthrough ÷ distribution. Upstream economy: ${P.econPulls} docker-like pulls (HEAD tag, GET manifest by digest, blobs) ` +
+    `spread over ${P.econWindowS} s, pullthrough tagTtl ${P.econTtlS} s (${economyWindows} freshness windows); distribution has no tag TTL. ` +
+    `"Upstream direct" = curl through a counting proxy like the mirrors', with a pre-minted token.`;
+  const out = [`## pullthrough vs distribution 2.8 proxy (${new Date().toISOString().slice(0, 10)})`, '', machineLine, setup, '', table, ''].join('\n');
+  process.stdout.write(`\n${out}\n`);
+
+  const resultsDir = join(ROOT, 'bench-results');
+  await mkdir(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${smoke ? 'smoke' : 'latest'}${only === undefined ? '' : '-partial'}.json`);
+  const json = {
+    mode: smoke ? 'smoke' : 'full',
+    date: new Date().toISOString(),
+    runtimeSeconds,
+    machine: info,
+    parameters: { ...P, economyWindows },
+    rows,
+    directReference: direct,
+    systems: perSystem,
+    failures,
+    markdown: out,
+  };
+  await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
+  process.stdout.write(`results: ${file}\nruntime: ${runtimeSeconds.toFixed(0)} s\n`);
+
+  for (const f of failures) process.stderr.write(`\nFAILED ${f.system}: ${f.error}\n`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
+
