@@ -1,10 +1,13 @@
 // One upstream download per digest. The fill writes to a temp file while hashing; every client asking
-// for that digest — the first one included — reads the temp file as it grows, so followers stream the
-// in-flight bytes as they arrive instead of fetching again. The fill does not belong to any client: a
-// client that disconnects leaves it running to completion.
+// for that digest — the first one included — follows it: bytes still in the fill's recent-chunks window
+// come straight from memory, older ones from the temp file, so followers stream the in-flight bytes as
+// they arrive instead of fetching again. The fill does not belong to any client: a client that
+// disconnects leaves it running to completion.
 //
-// The last byte is held back from readers until the digest has been checked, so no client ever receives
-// a complete body with the wrong content: on a mismatch the readers fail and the connection is cut.
+// Each reader's final byte is held back until the digest has been checked, so no client ever receives a
+// complete body with the wrong content: on a mismatch the readers fail and the connection is cut.
+// Making the blob durable (fsync, rename) happens after that, off the clients' path: flushing a large
+// blob to disk would otherwise add its whole write-back time to every cold pull.
 
 import { EventEmitter } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -12,27 +15,40 @@ import { Readable } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import type { Digest } from '../reference.ts';
 import type { BlobStore, BlobWriter } from './blob-store.ts';
+import { RecentChunks } from './recent-chunks.ts';
 
 export interface UpstreamBlob {
   /** Content-Length the upstream announced, if it did. */
   size: number | undefined;
-  body: Readable;
+  body: AsyncIterable<Buffer>;
 }
 
-type FillState = 'starting' | 'streaming' | 'committed' | 'failed';
+type FillState = 'starting' | 'streaming' | 'verified' | 'committed' | 'failed';
+
+/** Bytes of a download kept in memory for readers that keep up; also the most received ahead of the disk. */
+const RECENT_BYTES = 8 * 1024 * 1024;
+const READ_CHUNK = 256 * 1024;
 
 export class BlobFill extends EventEmitter {
   readonly digest: Digest;
   size: number | undefined;
+  /** Bytes received from upstream so far. */
+  received = 0;
+  /** Bytes on disk in the temp file so far (never ahead of `received`). */
   written = 0;
   state: FillState = 'starting';
+  /** The content matched its digest (set before it is made durable, and kept if that then fails). */
+  verified = false;
   error: Error | undefined;
   tempPath: string | undefined;
   /** Settles once the upstream answered: resolves when bytes start flowing, rejects if it refused. */
   readonly started: Promise<void>;
   /** Settles when the blob is kept (resolves) or the fill failed (rejects). */
   readonly finished: Promise<void>;
+  readonly recent = new RecentChunks(RECENT_BYTES);
   private readonly store: BlobStore;
+  private readonly markStarted: () => void;
+  private readonly markStartFailed: (error: Error) => void;
 
   constructor(digest: Digest, store: BlobStore) {
     super();
@@ -49,15 +65,12 @@ export class BlobFill extends EventEmitter {
       this.once('committed', resolve);
       this.once('failed', reject);
     });
-    // Callers that only look at `started` must not see an unhandled rejection from `finished`.
+    // Callers that only look at one of the two must not see an unhandled rejection from the other.
     this.finished.catch(() => undefined);
     this.started.catch(() => undefined);
     this.markStarted = markStarted;
     this.markStartFailed = markStartFailed;
   }
-
-  private readonly markStarted: () => void;
-  private readonly markStartFailed: (error: Error) => void;
 
   /** Runs the download. Never throws: the outcome is in `state`, `started` and `finished`. */
   async run(fetchUpstream: () => Promise<UpstreamBlob>, log: Logger): Promise<void> {
@@ -69,32 +82,77 @@ export class BlobFill extends EventEmitter {
       this.size = upstream.size;
       this.state = 'streaming';
       this.markStarted();
-      for await (const chunk of upstream.body) {
-        await writer.write(chunk as Buffer);
-        this.written = writer.written;
-        this.emit('progress');
-      }
+      await this.receive(upstream.body, writer);
       if (this.size !== undefined && this.written !== this.size) {
         throw new Error(`upstream sent ${this.written} bytes, announced ${this.size}`);
       }
-      await writer.commit(this.digest);
+      await writer.verify(this.digest);
       this.size = this.written;
+      this.verified = true;
+      this.state = 'verified';
+      this.emit('verified');
+      await writer.persist(this.digest);
       this.state = 'committed';
+      this.recent.clear();
       log.debug({ digest: this.digest.text, bytes: this.written }, 'blob kept');
       this.emit('committed');
     } catch (error) {
       await writer?.abort();
+      this.recent.clear();
       this.state = 'failed';
       this.error = error as Error;
       this.markStartFailed(this.error);
-      log.warn({ digest: this.digest.text, err: error, bytes: this.written }, 'blob fill failed');
+      log.warn({ digest: this.digest.text, err: error, bytes: this.received }, 'blob fill failed');
       this.emit('failed', this.error);
     }
   }
 
-  /** Bytes a reader may have now: all once verified, all but the last one before that. */
-  get readable(): number {
-    return this.state === 'committed' ? this.written : Math.max(0, this.written - 1);
+  /**
+   * Takes the upstream body into memory (for readers) and onto disk. Chunks that arrive while a write is
+   * under way go to disk together in the next one; the upstream is not read further while the disk lags
+   * by more than the recent-chunks window, so every byte received is always in memory or on disk.
+   */
+  private async receive(body: AsyncIterable<Buffer>, writer: BlobWriter): Promise<void> {
+    let pending: Buffer[] = [];
+    let writing: Promise<void> | undefined;
+    const drain = async (): Promise<void> => {
+      while (pending.length > 0) {
+        const batch = pending;
+        pending = [];
+        await writer.writeMany(batch);
+        this.written = writer.written;
+        this.emit('progress');
+      }
+    };
+    let writeError: unknown;
+    const startDrain = (): Promise<void> => {
+      if (!writing) {
+        writing = drain().finally(() => {
+          writing = undefined;
+        });
+        // Not every write is awaited where it starts; its failure is picked up by the loop below.
+        writing.catch((error: unknown) => {
+          writeError ??= error;
+        });
+      }
+      return writing;
+    };
+    try {
+      for await (const chunk of body) {
+        if (writeError !== undefined) throw writeError;
+        this.recent.add(this.received, chunk);
+        this.received += chunk.length;
+        pending.push(chunk);
+        const draining = startDrain();
+        this.emit('progress');
+        if (this.received - this.written > RECENT_BYTES / 2) await draining;
+      }
+    } finally {
+      // Whatever happened upstream, let the write under way settle before the temp file is judged.
+      await writing?.catch(() => undefined);
+    }
+    if (writeError !== undefined) throw writeError;
+    await startDrain();
   }
 }
 
@@ -133,10 +191,8 @@ export class BlobFills {
   }
 }
 
-const READ_CHUNK = 256 * 1024;
-
 /**
- * A stream of [start, end] (inclusive) of a blob being filled, following the temp file as it grows.
+ * A stream of [start, end] (inclusive) of a blob being filled, following the download as it grows.
  * Fails if the fill fails, so the client's response is cut rather than completed.
  */
 export function readFill(fill: BlobFill, store: BlobStore, start: number, end: number | undefined): Readable {
@@ -148,17 +204,15 @@ export function readFill(fill: BlobFill, store: BlobStore, start: number, end: n
     waiting = undefined;
     resume?.();
   };
-  fill.on('progress', wake);
-  fill.on('committed', wake);
-  fill.on('failed', wake);
+  const events = ['progress', 'verified', 'committed', 'failed'] as const;
+  for (const event of events) fill.on(event, wake);
   const detach = (): void => {
-    fill.off('progress', wake);
-    fill.off('committed', wake);
-    fill.off('failed', wake);
+    for (const event of events) fill.off(event, wake);
   };
 
   const openHandle = async (): Promise<FileHandle> => {
     if (fill.tempPath !== undefined && fill.state !== 'committed') {
+      // A reader holding the temp file keeps it readable after the rename (same inode).
       try {
         return await open(fill.tempPath, 'r');
       } catch (error) {
@@ -169,27 +223,38 @@ export function readFill(fill: BlobFill, store: BlobStore, start: number, end: n
     return open(store.pathFor(fill.digest), 'r');
   };
 
+  const readDisk = async (length: number): Promise<Buffer> => {
+    handle ??= await openHandle();
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, position);
+    if (bytesRead === 0) throw new Error('blob fill file ended early');
+    return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+  };
+
   return new Readable({
     highWaterMark: READ_CHUNK,
     async read() {
       try {
         for (;;) {
-          const last = end ?? (fill.state === 'committed' ? fill.written - 1 : Infinity);
+          // Content already verified stays servable even if keeping it failed afterwards (e.g. disk full).
+          if (fill.state === 'failed' && !fill.verified) throw fill.error ?? new Error('blob fill failed');
+          const last = end ?? (fill.verified ? fill.received - 1 : Infinity);
           if (position > last) {
             this.push(null);
             return;
           }
-          if (fill.state === 'failed') throw fill.error ?? new Error('blob fill failed');
-          const available = Math.min(fill.readable, last + 1);
+          // Every reader's own final byte waits for the digest check, ranges included, so no response ever
+          // completes with unverified content.
+          const available = fill.verified ? Math.min(fill.received, last + 1) : Math.min(fill.received - 1, last);
           if (position < available) {
-            handle ??= await openHandle();
-            const length = Math.min(READ_CHUNK, available - position);
-            const buffer = Buffer.allocUnsafe(length);
-            const { bytesRead } = await handle.read(buffer, 0, length, position);
-            if (bytesRead === 0) throw new Error('blob fill file ended early');
-            position += bytesRead;
-            this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
-            return;
+            const want = Math.min(READ_CHUNK, available - position);
+            const bytes =
+              fill.recent.slice(position, want) ?? (position < fill.written ? await readDisk(Math.min(want, fill.written - position)) : undefined);
+            if (bytes) {
+              position += bytes.length;
+              this.push(bytes);
+              return;
+            }
           }
           await new Promise<void>((resolve) => {
             waiting = resolve;

@@ -11,6 +11,8 @@ import { randomUUID } from 'node:crypto';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
 import { RegistryError } from '../errors.ts';
 
+const READ_CHUNK_BYTES = 1024 * 1024;
+
 export interface BlobStat {
   size: number;
 }
@@ -55,7 +57,8 @@ export class BlobStore {
 
   /** Streams a kept blob, whole or a byte range. */
   read(digest: Digest, range?: ByteRange): Readable {
-    return createReadStream(this.pathFor(digest), range ? { start: range.start, end: range.end } : {});
+    // Large reads: a quarter of the syscalls and stream hops of the 64 KiB default (bench: warm large blob).
+    return createReadStream(this.pathFor(digest), { highWaterMark: READ_CHUNK_BYTES, ...(range && { start: range.start, end: range.end }) });
   }
 
   async readAll(digest: Digest): Promise<Buffer | undefined> {
@@ -117,17 +120,40 @@ export class BlobWriter {
   }
 
   async write(chunk: Buffer): Promise<void> {
-    this.hash.update(chunk);
-    let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset, this.bytes + offset);
-      offset += bytesWritten;
-    }
-    this.bytes += chunk.length;
+    await this.writeMany([chunk]);
   }
 
-  /** Renames into place if the content hashes to `digest`; otherwise deletes it and throws DIGEST_INVALID. */
+  /** Appends several chunks with one system call where the kernel takes them whole (writev). */
+  async writeMany(chunks: Buffer[]): Promise<void> {
+    for (const chunk of chunks) this.hash.update(chunk);
+    const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    const { bytesWritten } = await this.handle.writev(chunks, this.bytes);
+    // A short writev (rare on regular files) is finished chunk by chunk from where it stopped.
+    let done = bytesWritten;
+    let skipped = 0;
+    for (const chunk of chunks) {
+      const chunkEnd = skipped + chunk.length;
+      if (done < chunkEnd) {
+        let offset = done - skipped;
+        while (offset < chunk.length) {
+          const { bytesWritten: n } = await this.handle.write(chunk, offset, chunk.length - offset, this.bytes + skipped + offset);
+          offset += n;
+        }
+        done = chunkEnd;
+      }
+      skipped = chunkEnd;
+    }
+    this.bytes += total;
+  }
+
+  /** Verifies then keeps: see verify() and persist(). */
   async commit(digest: Digest): Promise<void> {
+    await this.verify(digest);
+    await this.persist(digest);
+  }
+
+  /** Checks the content written so far against `digest`; on a mismatch deletes it and throws DIGEST_INVALID. */
+  async verify(digest: Digest): Promise<void> {
     const actual = this.hash.digest('hex');
     if (actual !== digest.hex) {
       await this.abort();
@@ -135,6 +161,10 @@ export class BlobWriter {
         detail: { expected: digest.text, actual: `${digest.algorithm}:${actual}` },
       });
     }
+  }
+
+  /** Renames verified content into place under its digest. */
+  async persist(digest: Digest): Promise<void> {
     // Data on disk before the name points at it: a crash never leaves a verified name on partial content.
     await this.handle.datasync();
     await this.handle.close();
