@@ -6,7 +6,12 @@ import type Keyv from 'keyv';
 import type { Config } from './config.ts';
 import { RegistryError } from './errors.ts';
 import { mirrorServices } from './plugins/mirror-services.ts';
+import { requestMetrics } from './observability/request-metrics.ts';
+import { healthRoutes } from './routes/health.ts';
+import { metricsEndpoint } from './routes/metrics-endpoint.ts';
 import { registryApi } from './routes/registry-api.ts';
+import { setupPages } from './routes/setup-pages.ts';
+import { statusPage } from './routes/status-page.ts';
 import './routes/request-context.ts';
 
 export interface AppDeps {
@@ -35,6 +40,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 1024 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // X-Forwarded-* are honoured only when configured: request.host/.protocol/.ip then follow them.
+    trustProxy: config.trustProxy,
   });
 
   app.decorateRequest('registry', undefined);
@@ -61,7 +68,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   await app.register(mirrorServices, { config, ...(deps.keyv && { keyv: deps.keyv }) });
   await app.register(replyFrom, { undici: { connections: 32, headersTimeout: config.upstreamTimeouts.idle, bodyTimeout: config.upstreamTimeouts.idle } });
+  await app.register(requestMetrics);
   await app.register(registryApi);
+  await app.register(healthRoutes);
+  await app.register(metricsEndpoint);
+  await app.register(statusPage);
+  await app.register(setupPages);
   return app;
 }
 

@@ -68,6 +68,8 @@ const schema = z
       z.object({ redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional() }).strict(),
     ),
     defaultUpstream: z.string().min(1),
+    // X-Forwarded-Host/-Proto/-For name the client's view only when a trusted proxy set them.
+    trustProxy: z.boolean().default(false),
     upstreamTimeouts: z
       .object({ connect: duration.default('10s'), idle: duration.default('30s') })
       .strict()

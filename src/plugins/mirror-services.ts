@@ -11,7 +11,11 @@ import { openKeyv } from '../metadata/open-keyv.ts';
 import { UpstreamRouter } from '../routing.ts';
 import { BlobFills } from '../storage/blob-fill.ts';
 import { BlobStore } from '../storage/blob-store.ts';
-import { RegistryClient } from '../upstream/registry-client.ts';
+import { CacheSizeScanner } from '../observability/cache-size.ts';
+import { MeteredRegistryClient } from '../observability/metered-registry-client.ts';
+import { MirrorMetrics } from '../observability/mirror-metrics.ts';
+import { storageCap } from '../observability/storage-cap.ts';
+import type { RegistryClient } from '../upstream/registry-client.ts';
 
 export interface MirrorServices {
   config: Config;
@@ -23,6 +27,8 @@ export interface MirrorServices {
   blobs: BlobCache;
   clients: ReadonlyMap<string, RegistryClient>;
   clientFor(upstream: string): RegistryClient;
+  metrics: MirrorMetrics;
+  cacheSize: CacheSizeScanner;
 }
 
 export interface MirrorServicesOptions {
@@ -42,15 +48,17 @@ export const mirrorServices = fp<MirrorServicesOptions>(
     const log = app.log;
     const store = await BlobStore.open(config.storage.path);
     const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log)), log);
+    const metrics = new MirrorMetrics();
     const clients = new Map<string, RegistryClient>();
     for (const upstream of Object.values(config.upstreams)) {
       clients.set(
         upstream.name,
-        new RegistryClient(upstream, {
+        new MeteredRegistryClient(upstream, {
           connectTimeoutMs: config.upstreamTimeouts.connect,
           idleTimeoutMs: config.upstreamTimeouts.idle,
           logger: log,
-        }),
+          onResponse: metrics.upstreamResponse,
+        }).meter(metrics),
       );
     }
     const clientFor = (name: string): RegistryClient => {
@@ -59,6 +67,15 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       return client;
     };
     const fills = new BlobFills(store, log);
+    const cacheSize = new CacheSizeScanner(store.root);
+    cacheSize.start();
+    metrics.attach({
+      upstreams: [...clients.keys()],
+      rateLimit: (name) => clients.get(name)?.rateLimit,
+      fillsInFlight: () => fills.inFlight,
+      cacheSize,
+      maxBytes: storageCap(config),
+    });
     app.decorate('mirror', {
       config,
       router: new UpstreamRouter(config),
@@ -69,9 +86,12 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       blobs: new BlobCache({ store, fills, clientFor, log }),
       clients,
       clientFor,
+      metrics,
+      cacheSize,
     } satisfies MirrorServices);
 
     app.addHook('onClose', async () => {
+      cacheSize.stop();
       await fills.drain();
       await Promise.all([...clients.values()].map((client) => client.close()));
       await metadata.close();

@@ -1,0 +1,85 @@
+// The figures on the status page, computed from the Prometheus metrics themselves (plus the in-memory
+// chart and health views), so every number a person reads matches what /metrics says.
+
+import type { Config } from '../config.ts';
+import type { RateLimitView } from '../upstream/rate-limit.ts';
+import { FROM_CACHE, type MirrorMetrics, type RequestCache, TOP_IMAGES } from './mirror-metrics.ts';
+import type { TopEntry } from './top-counter.ts';
+import type { TrafficBar } from './traffic-history.ts';
+import type { UpstreamHealthView } from './upstream-health.ts';
+
+export interface UpstreamStatus {
+  name: string;
+  url: string;
+  /** Routes Docker Hub (docker.io) images. */
+  dockerHub: boolean;
+  health: UpstreamHealthView;
+  requests: number;
+  errors: number;
+  rateLimit: RateLimitView | undefined;
+}
+
+export interface StatusSummary {
+  startedAt: number;
+  /** Manifest and blob requests answered from the cache (hit, revalidated, stale). */
+  fromCache: number;
+  /** Manifest and blob requests that needed an upstream GET. */
+  misses: number;
+  /** fromCache / (fromCache + misses); undefined before the first such request. */
+  hitRatio: number | undefined;
+  bytesFromCache: number;
+  bytesFromUpstream: number;
+  /** Client manifest GETs answered without an upstream manifest GET (Docker Hub counts those as pulls). */
+  pullsSaved: number;
+  /** Manifest GETs sent upstream. */
+  upstreamPulls: number;
+  cache: { bytes: number; blobs: number; maxBytes: number | undefined; scannedAt: number | undefined };
+  fillsInFlight: number;
+  upstreams: UpstreamStatus[];
+  topImages: TopEntry[];
+  traffic: TrafficBar[];
+}
+
+const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+export async function summarize(metrics: MirrorMetrics, config: Config): Promise<StatusSummary> {
+  const requests = (await metrics.requests.get()).values;
+  const cacheOf = (labels: Partial<Record<string, string | number>>): RequestCache => String(labels.cache) as RequestCache;
+  const isContent = (labels: Partial<Record<string, string | number>>): boolean => labels.kind === 'manifest' || labels.kind === 'blob';
+  const fromCache = sum(requests, (l) => isContent(l) && FROM_CACHE.has(cacheOf(l)));
+  const misses = sum(requests, (l) => isContent(l) && l.cache === 'miss');
+  const pullsSaved = sum(requests, (l) => l.kind === 'manifest' && l.method === 'GET' && FROM_CACHE.has(cacheOf(l)));
+  const served = (await metrics.servedBytes.get()).values;
+  const upstreamRequests = (await metrics.upstreamRequests.get()).values;
+  const upstreamErrors = (await metrics.upstreamErrors.get()).values;
+  const upstreamBytes = (await metrics.upstreamBytes.get()).values;
+  const size = metrics.cacheSizeView();
+
+  return {
+    startedAt: metrics.startedAt,
+    fromCache,
+    misses,
+    hitRatio: fromCache + misses > 0 ? fromCache / (fromCache + misses) : undefined,
+    bytesFromCache: sum(served, (l) => l.source === 'cache'),
+    bytesFromUpstream: sum(upstreamBytes, () => true),
+    pullsSaved,
+    upstreamPulls: sum(upstreamRequests, (l) => l.kind === 'manifest' && l.method === 'GET'),
+    cache: { ...size, maxBytes: metrics.maxBytes },
+    fillsInFlight: metrics.fillsInFlight(),
+    upstreams: Object.values(config.upstreams).map((upstream) => ({
+      name: upstream.name,
+      url: upstream.url,
+      dockerHub: [upstream.name, new URL(upstream.url).host, ...upstream.aliases].some((host) => DOCKER_HUB_HOSTS.has(host.toLowerCase())),
+      health: metrics.health.get(upstream.name),
+      requests: sum(upstreamRequests, (l) => l.upstream === upstream.name),
+      errors: sum(upstreamErrors, (l) => l.upstream === upstream.name),
+      rateLimit: metrics.rateLimit(upstream.name),
+    })),
+    topImages: metrics.topImages.top(TOP_IMAGES),
+    traffic: metrics.traffic.bars({ hours: 6, barMinutes: 10 }),
+  };
+}
+
+function sum(values: ReadonlyArray<{ labels: Partial<Record<string, string | number>>; value: number }>, keep: (labels: Partial<Record<string, string | number>>) => boolean): number {
+  return values.reduce((total, { labels, value }) => (keep(labels) ? total + value : total), 0);
+}
