@@ -31,7 +31,7 @@ export interface StatusSummary {
   bytesFromUpstream: number;
   /** Client manifest GETs answered without an upstream manifest GET (Docker Hub counts those as pulls). */
   pullsSaved: number;
-  /** Manifest GETs sent upstream. */
+  /** Manifest GETs upstreams answered with content (what Docker Hub counts as pulls; 401 challenges are not). */
   upstreamPulls: number;
   cache: { bytes: number; blobs: number; maxBytes: number | undefined; scannedAt: number | undefined };
   fillsInFlight: number;
@@ -63,7 +63,7 @@ export async function summarize(metrics: MirrorMetrics, config: Config): Promise
     bytesFromCache: sum(served, (l) => l.source === 'cache'),
     bytesFromUpstream: sum(upstreamBytes, () => true),
     pullsSaved,
-    upstreamPulls: sum(upstreamRequests, (l) => l.kind === 'manifest' && l.method === 'GET'),
+    upstreamPulls: sum(upstreamRequests, (l) => l.kind === 'manifest' && l.method === 'GET' && l.status_class === '2xx'),
     cache: { ...size, maxBytes: metrics.maxBytes },
     fillsInFlight: metrics.fillsInFlight(),
     upstreams: Object.values(config.upstreams).map((upstream) => ({

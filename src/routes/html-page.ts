@@ -42,7 +42,7 @@ header .sub{color:var(--muted);font-size:13px}
 nav{margin-left:auto;display:flex;gap:14px;flex-wrap:wrap;font-size:14px}
 a{color:var(--accent)}
 main{max-width:1080px;margin:0 auto;padding:18px 16px 40px}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:12px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px}
 .card h2{margin:0 0 6px;font-size:12.5px;font-weight:600;text-transform:uppercase;letter-spacing:.5px;color:var(--muted)}
 .big{font-size:28px;font-weight:650;line-height:1.15;font-variant-numeric:tabular-nums}
@@ -61,12 +61,14 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .err{color:var(--bad);font-size:13px;word-break:break-word}
 .scroll{overflow-x:auto}
 svg{display:block;width:100%;height:auto}
-.legend{display:flex;gap:16px;font-size:13px;color:var(--muted);margin-top:6px}
+.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:13px;color:var(--muted);margin-top:6px}
+.legend span{white-space:nowrap}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 pre{background:var(--code);border:1px solid var(--line);border-radius:8px;padding:10px 12px;overflow-x:auto;font-size:13px;line-height:1.4}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 p code,li code{background:var(--code);padding:1px 4px;border-radius:4px}
-.two{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}
+.two{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px;margin-top:16px}
+.two>section{margin-top:0}
 footer{color:var(--muted);font-size:12.5px;margin-top:22px}
 `;
 

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { MemoryRegistry } from '../support/memory-registry.ts';
+import { startMirror, type TestMirror } from '../support/mirror.ts';
+import { scrape, sumOf } from '../support/prometheus-text.ts';
+import { makeTempDir, removeTempDir } from './support/temp-dir.ts';
+
+// The status page in a real browser (Debian's chromium driven by playwright-core) after pulls through
+// the mirror: every figure it shows must equal what /metrics says. The screenshot is kept for people.
+
+const SCREENSHOT = path.resolve('test-artifacts/status-page.png');
+let hub: MemoryRegistry;
+let ghcr: MemoryRegistry;
+let mirror: TestMirror;
+let browser: BrowserContext;
+let profile: string;
+
+before(async () => {
+  hub = await new MemoryRegistry({ tokenAuth: true, rateLimit: { limit: 100, remaining: 71 } }).start();
+  ghcr = await new MemoryRegistry().start();
+  mirror = await startMirror({
+    dockerhub: { url: hub.url, aliases: ['docker.io'], defaultNamespace: 'library', tagTtl: '1h' },
+    ghcr: { url: ghcr.url, aliases: ['ghcr.io'], tagTtl: '1h' },
+  });
+  profile = await makeTempDir('chromium');
+  // A temp profile (playwright passes it as --user-data-dir), so runs never share browser state.
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1180, height: 900 },
+  });
+});
+after(async () => {
+  await browser?.close();
+  await mirror?.close();
+  await hub?.stop();
+  await ghcr?.stop();
+  if (profile) await removeTempDir(profile);
+});
+
+/** A pull as dockerd does it: HEAD the tag, GET the manifest by digest, GET the config and the layers. */
+async function pull(name: string, tag: string): Promise<void> {
+  const head = await fetch(`${mirror.url}/v2/${name}/manifests/${tag}`, { method: 'HEAD' });
+  assert.equal(head.status, 200, `${name}:${tag}`);
+  const digest = head.headers.get('docker-content-digest');
+  const manifest = (await (await fetch(`${mirror.url}/v2/${name}/manifests/${digest}`)).json()) as { config: { digest: string }; layers: Array<{ digest: string }> };
+  for (const blob of [manifest.config, ...manifest.layers]) {
+    const response = await fetch(`${mirror.url}/v2/${name}/blobs/${blob.digest}`);
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+  }
+}
+
+test('after real pulls, the status page shows the same hit ratio, savings, quota, cache size and top images as /metrics', async () => {
+  hub.addImage('library/alpine', '3.20', 400_000);
+  hub.addImage('library/nginx', '1.27', 900_000);
+  ghcr.addImage('acme/api', 'v2', 250_000);
+  for (let i = 0; i < 5; i++) await pull('alpine', '3.20');
+  for (let i = 0; i < 3; i++) await pull('library/nginx', '1.27');
+  for (let i = 0; i < 2; i++) await pull('ghcr.io/acme/api', 'v2');
+  // A skopeo-style pull: GET by tag.
+  assert.equal((await fetch(`${mirror.url}/v2/alpine/manifests/3.20`)).status, 200);
+  await mirror.app.mirror.cacheSize.refresh();
+
+  const page = await browser.newPage();
+  await page.goto(`${mirror.url}/`);
+  const shown = async (metric: string): Promise<{ value: string; text: string }> => {
+    const element = page.locator(`[data-metric="${metric}"]`);
+    return { value: (await element.getAttribute('data-value')) ?? '', text: (await element.innerText()).trim() };
+  };
+  const m = await scrape(mirror.url);
+
+  const fromCache = sumOf(m, 'pullthrough_requests_total', { kind: ['manifest', 'blob'], cache: ['hit', 'revalidated', 'stale'] });
+  const misses = sumOf(m, 'pullthrough_requests_total', { kind: ['manifest', 'blob'], cache: 'miss' });
+  assert.ok(fromCache > 0 && misses > 0);
+  const hitRatio = await shown('hit-ratio');
+  assert.equal(Number(hitRatio.value), fromCache / (fromCache + misses));
+  assert.equal(hitRatio.text, `${((100 * fromCache) / (fromCache + misses)).toFixed(1)}%`);
+
+  const bytesSaved = await shown('bytes-saved');
+  assert.equal(Number(bytesSaved.value), sumOf(m, 'pullthrough_served_bytes_total', { source: 'cache' }));
+  assert.ok(Number(bytesSaved.value) > 4 * 400_000);
+
+  const pullsSaved = await shown('pulls-saved');
+  const expectedPullsSaved = sumOf(m, 'pullthrough_requests_total', { kind: 'manifest', method: 'GET', cache: ['hit', 'revalidated', 'stale'] });
+  assert.equal(Number(pullsSaved.value), expectedPullsSaved);
+  assert.equal(pullsSaved.text, String(expectedPullsSaved));
+  // 11 manifest GETs by clients; 3 images = 3 upstream GETs that succeeded.
+  assert.equal(sumOf(m, 'pullthrough_upstream_requests_total', { kind: 'manifest', method: 'GET', status_class: '2xx' }), 3);
+
+  const quota = await shown('quota-remaining');
+  assert.equal(Number(quota.value), sumOf(m, 'pullthrough_upstream_ratelimit_remaining', { upstream: 'dockerhub' }));
+  assert.equal(quota.text, '71 / 100');
+
+  const cache = await shown('cache-bytes');
+  assert.equal(Number(cache.value), sumOf(m, 'pullthrough_cache_bytes'));
+  assert.ok(Number(cache.value) >= 400_000 + 900_000 + 250_000);
+
+  const rows = await page.locator('[data-metric="top-images"] tr[data-image]').evaluateAll((trs) =>
+    trs.map((tr) => ({ image: tr.getAttribute('data-image'), count: Number(tr.getAttribute('data-value')) })));
+  assert.deepEqual(rows, [
+    { image: 'dockerhub/library/alpine', count: sumOf(m, 'pullthrough_image_pulls', { image: 'dockerhub/library/alpine' }) },
+    { image: 'dockerhub/library/nginx', count: sumOf(m, 'pullthrough_image_pulls', { image: 'dockerhub/library/nginx' }) },
+    { image: 'ghcr/acme/api', count: sumOf(m, 'pullthrough_image_pulls', { image: 'ghcr/acme/api' }) },
+  ]);
+  assert.deepEqual(rows.map((r) => r.count), [6, 3, 2]);
+
+  const chartTotal = Number(await page.locator('svg[data-total]').getAttribute('data-total'));
+  assert.equal(chartTotal, sumOf(m, 'pullthrough_requests_total', { kind: ['manifest', 'blob', 'tags', 'referrers'], cache: ['hit', 'revalidated', 'stale', 'miss', 'passthrough'] }));
+  assert.deepEqual(await page.locator('tr[data-upstream]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-state'))), ['up', 'up']);
+  for (const href of ['/setup/docker', '/setup/containerd', '/setup/podman', '/metrics']) {
+    assert.equal(await page.locator(`nav a[href="${href}"]`).count(), 1, href);
+  }
+
+  await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // Readable on a phone: nothing wider than the screen.
+  const phone = await browser.newPage();
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(`${mirror.url}/`);
+  assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no horizontal scrolling at 390 px');
+  await phone.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-phone.png'), fullPage: true });
+});
