@@ -61,7 +61,7 @@ export class BlobCache {
     const stat = await this.deps.store.stat(digest);
     if (stat) return { size: stat.size, outcome: 'hit' };
     const fill = this.deps.fills.get(digest);
-    if (fill && fill.state === 'streaming') return { size: fill.size, outcome: 'miss' };
+    if (fill && fill.size !== undefined && (fill.state === 'streaming' || fill.state === 'verified')) return { size: fill.size, outcome: 'miss' };
     const response = await this.client(target).send({
       method: 'HEAD',
       path: `/v2/${target.repository}/blobs/${digest.text}`,
