@@ -34,8 +34,10 @@ export class BlobFill extends EventEmitter {
   size: number | undefined;
   /** Bytes received from upstream so far. */
   received = 0;
-  /** Bytes on disk in the temp file so far (never ahead of `received`). */
+  /** Bytes on disk in the temp file so far (never ahead of `received`); only hashed once `diskless`. */
   written = 0;
+  /** The store failed to take the content: it streams through from memory and is not kept. */
+  diskless = false;
   state: FillState = 'starting';
   /** The content matched its digest (set before it is made durable, and kept if that then fails). */
   verified = false;
@@ -77,12 +79,12 @@ export class BlobFill extends EventEmitter {
     let writer: BlobWriter | undefined;
     try {
       const upstream = await fetchUpstream();
-      writer = await this.store.create(this.digest.algorithm);
+      writer = (await this.store.create(this.digest.algorithm, { streamThroughOnDiskError: true })).streamThroughOnDiskError();
       this.tempPath = writer.tempPath;
       this.size = upstream.size;
       this.state = 'streaming';
       this.markStarted();
-      await this.receive(upstream.body, writer);
+      await this.receive(upstream.body, writer, log);
       if (this.size !== undefined && this.written !== this.size) {
         throw new Error(`upstream sent ${this.written} bytes, announced ${this.size}`);
       }
@@ -98,7 +100,8 @@ export class BlobFill extends EventEmitter {
       this.emit('committed');
     } catch (error) {
       await writer?.abort();
-      this.recent.clear();
+      // Verified content that only failed to be kept is still being streamed from memory to its readers.
+      if (!this.verified) this.recent.clear();
       this.state = 'failed';
       this.error = error as Error;
       this.markStartFailed(this.error);
@@ -112,7 +115,7 @@ export class BlobFill extends EventEmitter {
    * under way go to disk together in the next one; the upstream is not read further while the disk lags
    * by more than the recent-chunks window, so every byte received is always in memory or on disk.
    */
-  private async receive(body: AsyncIterable<Buffer>, writer: BlobWriter): Promise<void> {
+  private async receive(body: AsyncIterable<Buffer>, writer: BlobWriter, log: Logger): Promise<void> {
     let pending: Buffer[] = [];
     let writing: Promise<void> | undefined;
     const drain = async (): Promise<void> => {
@@ -120,6 +123,11 @@ export class BlobFill extends EventEmitter {
         const batch = pending;
         pending = [];
         await writer.writeMany(batch);
+        if (writer.diskError !== undefined && !this.diskless) {
+          // Disk full or unwritable: clients still get the content (from memory), it is just not kept.
+          this.diskless = true;
+          log.error({ digest: this.digest.text, err: writer.diskError }, 'storage write failed, streaming through without keeping');
+        }
         this.written = writer.written;
         this.emit('progress');
       }
@@ -249,12 +257,17 @@ export function readFill(fill: BlobFill, store: BlobStore, start: number, end: n
           if (position < available) {
             const want = Math.min(READ_CHUNK, available - position);
             const bytes =
-              fill.recent.slice(position, want) ?? (position < fill.written ? await readDisk(Math.min(want, fill.written - position)) : undefined);
+              fill.recent.slice(position, want) ??
+              (position < fill.written && !fill.diskless ? await readDisk(Math.min(want, fill.written - position)) : undefined);
             if (bytes) {
               position += bytes.length;
               this.push(bytes);
               return;
             }
+          }
+          // Streaming through without a disk copy, a reader that fell out of the memory window cannot catch up.
+          if (fill.diskless && position < fill.received && !fill.recent.slice(position, 1)) {
+            throw new Error('reader fell behind a blob that cannot be kept');
           }
           await new Promise<void>((resolve) => {
             waiting = resolve;

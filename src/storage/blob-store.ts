@@ -82,10 +82,21 @@ export class BlobStore {
     }
   }
 
-  async create(algorithm: DigestAlgorithm): Promise<BlobWriter> {
+  /**
+   * Starts a blob in tmp/. With `streamThroughOnDiskError`, a failing disk (full, unwritable) does not
+   * fail the writer: it drops the file and goes on hashing, so the content can still be verified and
+   * streamed to clients, just not kept (`diskError` says why).
+   */
+  async create(algorithm: DigestAlgorithm, options: { streamThroughOnDiskError?: boolean } = {}): Promise<BlobWriter> {
     const tempPath = path.join(this.tmpDir, randomUUID());
-    const handle = await open(tempPath, 'wx');
-    return new BlobWriter(this, handle, tempPath, createHash(algorithm));
+    const hash = createHash(algorithm);
+    try {
+      const handle = await open(tempPath, 'wx');
+      return new BlobWriter(this, handle, tempPath, hash);
+    } catch (error) {
+      if (!options.streamThroughOnDiskError) throw error;
+      return BlobWriter.diskless(this, tempPath, hash, error);
+    }
   }
 
   /** Removes a kept blob (eviction, or a blob found corrupt). */
@@ -103,16 +114,33 @@ export class BlobStore {
 export class BlobWriter {
   readonly tempPath: string;
   private readonly store: BlobStore;
-  private readonly handle: FileHandle;
+  private handle: FileHandle | undefined;
   private readonly hash: Hash;
   private bytes = 0;
   private closed = false;
+  /** Why the content is no longer being written to disk (only hashed), if it is not. */
+  diskError: unknown;
+  private tolerateDiskErrors = false;
 
-  constructor(store: BlobStore, handle: FileHandle, tempPath: string, hash: Hash) {
+  constructor(store: BlobStore, handle: FileHandle | undefined, tempPath: string, hash: Hash) {
     this.store = store;
     this.handle = handle;
     this.tempPath = tempPath;
     this.hash = hash;
+  }
+
+  /** A writer for a store that cannot take the file at all: hashes only. */
+  static diskless(store: BlobStore, tempPath: string, hash: Hash, error: unknown): BlobWriter {
+    const writer = new BlobWriter(store, undefined, tempPath, hash);
+    writer.diskError = error;
+    writer.closed = true;
+    return writer;
+  }
+
+  /** From now on a disk failure drops the file and keeps hashing instead of throwing. */
+  streamThroughOnDiskError(): this {
+    this.tolerateDiskErrors = true;
+    return this;
   }
 
   get written(): number {
@@ -127,7 +155,21 @@ export class BlobWriter {
   async writeMany(chunks: Buffer[]): Promise<void> {
     for (const chunk of chunks) this.hash.update(chunk);
     const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    const { bytesWritten } = await this.handle.writev(chunks, this.bytes);
+    if (this.diskError === undefined) {
+      try {
+        await this.writeToDisk(chunks, total);
+      } catch (error) {
+        if (!this.tolerateDiskErrors) throw error;
+        this.diskError = error;
+        await this.abort();
+      }
+    }
+    this.bytes += total;
+  }
+
+  private async writeToDisk(chunks: Buffer[], total: number): Promise<void> {
+    const handle = this.handle as FileHandle;
+    const { bytesWritten } = await handle.writev(chunks, this.bytes);
     // A short writev (rare on regular files) is finished chunk by chunk from where it stopped.
     let done = bytesWritten;
     let skipped = 0;
@@ -136,14 +178,14 @@ export class BlobWriter {
       if (done < chunkEnd) {
         let offset = done - skipped;
         while (offset < chunk.length) {
-          const { bytesWritten: n } = await this.handle.write(chunk, offset, chunk.length - offset, this.bytes + skipped + offset);
+          const { bytesWritten: n } = await handle.write(chunk, offset, chunk.length - offset, this.bytes + skipped + offset);
           offset += n;
         }
         done = chunkEnd;
       }
       skipped = chunkEnd;
     }
-    this.bytes += total;
+    if (done !== total) throw new Error('short write');
   }
 
   /** Verifies then keeps: see verify() and persist(). */
@@ -165,6 +207,7 @@ export class BlobWriter {
 
   /** Renames verified content into place under its digest. */
   async persist(digest: Digest): Promise<void> {
+    if (this.diskError !== undefined || !this.handle) throw new Error('not kept: the store could not be written', { cause: this.diskError });
     // Data on disk before the name points at it: a crash never leaves a verified name on partial content.
     await this.handle.datasync();
     await this.handle.close();
@@ -177,7 +220,7 @@ export class BlobWriter {
   async abort(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      await this.handle.close().catch(() => undefined);
+      await this.handle?.close().catch(() => undefined);
     }
     await rm(this.tempPath, { force: true });
   }
