@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', 'coverage', 'data'] },
+  { ignores: ['node_modules', 'dist', 'coverage', 'data', '.prof', 'bench-results', 'test-artifacts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
