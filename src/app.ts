@@ -4,6 +4,7 @@ import fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import replyFrom from '@fastify/reply-from';
 import type Keyv from 'keyv';
 import type { Config } from './config.ts';
+import { clientAuth } from './auth/client-auth.ts';
 import { RegistryError } from './errors.ts';
 import { mirrorServices } from './plugins/mirror-services.ts';
 import { requestMetrics } from './observability/request-metrics.ts';
@@ -60,6 +61,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
         url: request.url,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
+        ...(request.clientAccount !== undefined && { account: request.clientAccount }),
         ...request.registry,
       },
       'request',
@@ -69,6 +71,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(mirrorServices, { config, ...(deps.keyv && { keyv: deps.keyv }) });
   await app.register(replyFrom, { undici: { connections: 32, headersTimeout: config.upstreamTimeouts.idle, bodyTimeout: config.upstreamTimeouts.idle } });
   await app.register(requestMetrics);
+  // Before every route: with `auth` configured, requests are authenticated before anything is served.
+  await app.register(clientAuth, { config });
   await app.register(registryApi);
   await app.register(healthRoutes);
   await app.register(metricsEndpoint);

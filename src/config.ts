@@ -46,6 +46,9 @@ const upstream = z
     username: z.string().min(1).optional(),
     passwordEnv: z.string().min(1).optional(),
     passwordFile: z.string().min(1).optional(),
+    // With credentials, an upstream may serve private images: only authenticated clients get its content
+    // unless it is marked public (e.g. Docker Hub credentials used only for the higher pull limit).
+    public: z.boolean().default(false),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -55,6 +58,23 @@ const upstream = z
     if ((value.passwordEnv || value.passwordFile) && !value.username) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a password needs a username' });
     }
+  });
+
+/** Who may pull: clients authenticate against an htpasswd file, with Basic or the registry token flow. */
+const auth = z
+  .object({
+    htpasswd: z.string().min(1),
+    /** Token endpoint URL in the challenge; absent = <the address the client used>/token. */
+    realm: z.string().url().optional(),
+    service: z.string().min(1).default('pullthrough'),
+    tokenTtl: duration.default('5m'),
+    /** HMAC key for tokens, shared by replicas; absent = a random key per process (tokens die with it). */
+    secretEnv: z.string().min(1).optional(),
+    secretFile: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.secretEnv && value.secretFile) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'set secretEnv or secretFile, not both' });
   });
 
 const schema = z
@@ -70,6 +90,7 @@ const schema = z
     defaultUpstream: z.string().min(1),
     // X-Forwarded-Host/-Proto/-For name the client's view only when a trusted proxy set them.
     trustProxy: z.boolean().default(false),
+    auth: auth.optional(),
     upstreamTimeouts: z
       .object({ connect: duration.default('10s'), idle: duration.default('30s') })
       .strict()
@@ -150,6 +171,7 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
   return deepFreeze({
     ...parsed,
     storage: { ...parsed.storage, path: path.resolve(baseDir, parsed.storage.path) },
+    ...(parsed.auth && { auth: { ...parsed.auth, htpasswd: path.resolve(baseDir, parsed.auth.htpasswd) } }),
     upstreams,
   });
 }

@@ -2,6 +2,7 @@
 // Handlers only resolve and throw; the app's error handler renders every RegistryError.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { assertMayPull } from '../auth/pull-policy.ts';
 import { RegistryError } from '../errors.ts';
 import { parseRange } from '../http-range.ts';
 import type { Digest, ManifestReference } from '../reference.ts';
@@ -48,6 +49,8 @@ async function handle(app: FastifyInstance, request: FastifyRequest, reply: Fast
 
   const target = router.route(endpoint.name, { ...(prefix !== undefined && { prefix }), ...(ns !== undefined && { ns }) });
   request.registry = { upstream: target.upstream.name, repository: target.repository };
+  // Content of an upstream with credentials (private images) only for authenticated clients.
+  assertMayPull(request, target.upstream);
   switch (endpoint.kind) {
     case 'manifest':
       request.registry.reference = referenceText(endpoint.reference);

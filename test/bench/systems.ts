@@ -122,6 +122,8 @@ export async function startPullthrough(dir: string, opts: PullthroughOptions): P
         tagTtl: '1h',
         username: opts.upstream.username,
         passwordEnv: 'BENCH_UPSTREAM_PASSWORD',
+        // The bench's clients are anonymous; the upstream holds nothing private.
+        public: true,
       },
       econ: {
         url: opts.economyUpstream.url,
@@ -129,6 +131,8 @@ export async function startPullthrough(dir: string, opts: PullthroughOptions): P
         tagTtl: opts.economyTagTtl,
         username: opts.economyUpstream.username,
         passwordEnv: 'BENCH_UPSTREAM_PASSWORD',
+        // The bench's clients are anonymous; the upstream holds nothing private.
+        public: true,
       },
     },
   };

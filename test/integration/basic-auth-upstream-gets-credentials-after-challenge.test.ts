@@ -14,7 +14,7 @@ let mirror: TestMirror;
 before(async () => {
   process.env[passwordEnv] = password;
   upstream = await new MemoryRegistry({ basicAuth: { username: 'bob', password } }).start();
-  mirror = await startMirror({ internal: { url: upstream.url, username: 'bob', passwordEnv } });
+  mirror = await startMirror({ internal: { url: upstream.url, username: 'bob', passwordEnv, public: true } });
 });
 after(async () => {
   await mirror.close();

@@ -13,7 +13,7 @@ let mirror: TestMirror;
 before(async () => {
   process.env[passwordEnv] = password;
   upstream = await new MemoryRegistry({ tokenAuth: true, tokenCredentials: { username: 'alice', password } }).start();
-  mirror = await startMirror({ hub: { url: upstream.url, defaultNamespace: 'library', username: 'alice', passwordEnv } });
+  mirror = await startMirror({ hub: { url: upstream.url, defaultNamespace: 'library', username: 'alice', passwordEnv, public: true } });
 });
 after(async () => {
   await mirror.close();

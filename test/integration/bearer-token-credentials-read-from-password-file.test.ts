@@ -19,7 +19,7 @@ before(async () => {
   // A mounted secret usually ends with a newline; it is not part of the password.
   await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
   upstream = await new MemoryRegistry({ tokenAuth: true, tokenCredentials: { username: 'carol', password } }).start();
-  mirror = await startMirror({ hub: { url: upstream.url, defaultNamespace: 'library', username: 'carol', passwordFile } });
+  mirror = await startMirror({ hub: { url: upstream.url, defaultNamespace: 'library', username: 'carol', passwordFile, public: true } });
 });
 after(async () => {
   await mirror.close();

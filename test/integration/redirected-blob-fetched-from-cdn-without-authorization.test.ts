@@ -17,7 +17,7 @@ before(async () => {
   basicUpstream = await new MemoryRegistry({ basicAuth: { username: 'dave', password }, redirectBlobs: true }).start();
   mirror = await startMirror({
     hub: { url: tokenUpstream.url, defaultNamespace: 'library' },
-    internal: { url: basicUpstream.url, username: 'dave', passwordEnv },
+    internal: { url: basicUpstream.url, username: 'dave', passwordEnv, public: true },
   });
 });
 after(async () => {
