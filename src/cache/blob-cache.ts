@@ -1,17 +1,21 @@
 // Blobs are immutable by digest: kept ones are served from disk with no upstream request; a miss joins
-// (or starts) the one upstream download for that digest and streams it as it arrives.
+// (or starts) the one upstream download for that digest and streams it as it arrives. Across replicas
+// sharing a store, the `fill:<digest>` lease picks the one replica that downloads; the others follow its
+// temp file (src/replicas/remote-fill-reader.ts).
 
 import type { Readable } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import { RegistryError } from '../errors.ts';
 import type { Digest } from '../reference.ts';
 import type { RouteTarget } from '../routing.ts';
-import { type BlobFills, readFill } from '../storage/blob-fill.ts';
+import { BlobFill, type BlobFills, readFill } from '../storage/blob-fill.ts';
 import type { BlobStore, ByteRange } from '../storage/blob-store.ts';
 import { firstHeader } from '../upstream/rate-limit.ts';
 import type { RegistryClient } from '../upstream/registry-client.ts';
 import { upstreamError } from '../upstream/upstream-errors.ts';
 import type { CacheOutcome } from './cache-outcome.ts';
+import type { ReplicaLocks } from '../replicas/replica-locks.ts';
+import { parseRemoteFillInfo, readRemoteFill, type RemoteFillInfo } from '../replicas/remote-fill-reader.ts';
 
 export interface BlobSource {
   /** Total size, when known (a kept blob, or an upstream that announced Content-Length). */
@@ -25,8 +29,12 @@ interface BlobCacheDeps {
   store: BlobStore;
   fills: BlobFills;
   clientFor: (upstream: string) => RegistryClient;
+  locks: ReplicaLocks;
   log: Logger;
 }
+
+/** How long a follower waits for the leading replica to say where it writes (it must hear from upstream first). */
+const LEADER_INFO_WAIT_MS = 10_000;
 
 export class BlobCache {
   private readonly deps: BlobCacheDeps;
@@ -39,7 +47,11 @@ export class BlobCache {
   async source(target: RouteTarget, digest: Digest): Promise<BlobSource> {
     const kept = await this.kept(digest);
     if (kept) return kept;
-    const fill = this.deps.fills.join(digest, () => this.fetch(target, digest));
+    // Joining a download already under way costs no upstream request: only the request that started it
+    // is a miss.
+    const running = this.deps.fills.get(digest);
+    const fill = running ?? (await this.leadOrFollow(target, digest));
+    if (!(fill instanceof BlobFill)) return fill;
     try {
       await fill.started;
     } catch (error) {
@@ -51,8 +63,52 @@ export class BlobCache {
     const { store } = this.deps;
     return {
       size: fill.size,
-      outcome: 'miss',
+      outcome: running ? 'hit' : 'miss',
       open: (range) => readFill(fill, store, range?.start ?? 0, range?.end),
+    };
+  }
+
+  /** Starts the fill if this replica gets the lease; otherwise follows the replica that has it. */
+  private async leadOrFollow(target: RouteTarget, digest: Digest): Promise<BlobFill | BlobSource> {
+    const deadline = Date.now() + LEADER_INFO_WAIT_MS;
+    for (;;) {
+      const lease = await this.deps.locks.tryAcquire(`fill:${digest.text}`);
+      if (lease) return this.deps.fills.join(digest, () => this.fetch(target, digest), lease);
+      // The lease may be our own process's (a fill started while we asked): join it locally.
+      const local = this.deps.fills.get(digest);
+      if (local) return local;
+      const leader = await this.deps.locks.peek(`fill:${digest.text}`);
+      const info = parseRemoteFillInfo(leader.info);
+      if (info) return this.follow(target, digest, info);
+      const kept = await this.kept(digest);
+      if (kept) return kept;
+      if (Date.now() > deadline) throw new RegistryError('UNAVAILABLE', 'another replica is fetching this blob and has not started');
+      // Not published yet (the leader waits for upstream headers) or just released: ask again shortly.
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  private follow(target: RouteTarget, digest: Digest, info: RemoteFillInfo): BlobSource {
+    const { store, locks } = this.deps;
+    const name = `fill:${digest.text}`;
+    return {
+      size: info.size,
+      // Another replica does the upstream fetch.
+      outcome: 'hit',
+      open: (range) =>
+        readRemoteFill(store, digest, info, { start: range?.start ?? 0, end: range?.end ?? info.size - 1 }, {
+          current: async () => {
+            const leader = await locks.peek(name);
+            return { held: leader.held, info: parseRemoteFillInfo(leader.info) };
+          },
+          takeOver: async (position, end) => {
+            const fill = this.deps.fills.get(digest) ?? (await this.leadOrFollow(target, digest));
+            if (!(fill instanceof BlobFill)) return fill.open({ start: position, end });
+            await fill.started;
+            this.deps.log.info({ digest: digest.text, position }, 'took over a fill from a replica that stopped');
+            return readFill(fill, store, position, end);
+          },
+        }),
     };
   }
 

@@ -17,6 +17,8 @@ import type { RegistryClient } from '../upstream/registry-client.ts';
 import { isUpstreamNotFound, upstreamError } from '../upstream/upstream-errors.ts';
 import type { CacheOutcome } from './cache-outcome.ts';
 import { SingleFlight } from './single-flight.ts';
+import { onceAcrossReplicas } from '../replicas/once-across-replicas.ts';
+import type { ReplicaLocks } from '../replicas/replica-locks.ts';
 
 /** distribution refuses manifests over 4 MiB; anything larger from upstream is not a manifest. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -35,6 +37,8 @@ interface ManifestCacheDeps {
   store: BlobStore;
   metadata: MetadataStore;
   clientFor: (upstream: string) => RegistryClient;
+  /** Without it (tests), this process is the only replica. */
+  locks?: ReplicaLocks;
   log: Logger;
   now?: () => number;
 }
@@ -52,13 +56,35 @@ export class ManifestCache {
 
   async resolve(target: RouteTarget, reference: ManifestReference): Promise<ManifestAnswer> {
     if (reference.kind === 'digest') return this.byDigest(target, reference.digest);
-    const key = `${target.upstream.name}\n${target.repository}\n${reference.tag}`;
+    const key = `${target.upstream.name}/${target.repository}:${reference.tag}`;
     const record = await this.deps.metadata.getTag(target.upstream.name, target.repository, reference.tag);
     if (record && this.now() - record.checkedAt < target.upstream.tagTtl) {
       const kept = await this.keptManifest(record);
       if (kept) return { ...kept, outcome: 'hit' };
     }
-    return this.tagFlights.run(key, () => this.refreshTag(target, reference.tag, record));
+    return this.tagFlights.run(key, () =>
+      this.acrossReplicas(
+        `tag:${key}`,
+        () => this.refreshTag(target, reference.tag, record),
+        // Another replica refreshed it meanwhile: its answer is in the shared metadata.
+        async () => {
+          const now = await this.deps.metadata.getTag(target.upstream.name, target.repository, reference.tag);
+          if (!now || now.checkedAt === record?.checkedAt || this.now() - now.checkedAt >= target.upstream.tagTtl) return undefined;
+          const shared = await this.keptManifest(now);
+          return shared ? { ...shared, outcome: 'hit' } : undefined;
+        },
+      ),
+    );
+  }
+
+  private acrossReplicas<T>(name: string, work: () => Promise<T>, settled: () => Promise<T | undefined>): Promise<T> {
+    return this.deps.locks ? onceAcrossReplicas(this.deps.locks, name, work, settled) : work();
+  }
+
+  private fetchByDigestOnce(target: RouteTarget, digest: Digest): Promise<Manifest> {
+    return this.digestFlights.run(digest.text, () =>
+      this.acrossReplicas(`manifest:${digest.text}`, () => this.fetchUnlessKept(target, digest), () => this.keptByDigest(digest)),
+    );
   }
 
   /** The bytes of a manifest resolved before. */
@@ -71,7 +97,7 @@ export class ManifestCache {
   private async byDigest(target: RouteTarget, digest: Digest): Promise<ManifestAnswer> {
     const kept = await this.deps.store.stat(digest);
     if (kept) return { digest, mediaType: await this.mediaTypeOf(digest), size: kept.size, outcome: 'hit' };
-    const fetched = await this.digestFlights.run(digest.text, () => this.fetch(target, digest.text, digest));
+    const fetched = await this.fetchByDigestOnce(target, digest);
     return { ...fetched, outcome: 'miss' };
   }
 
@@ -90,7 +116,7 @@ export class ManifestCache {
       }
       // The tag moved (or the upstream gave no digest on HEAD): fetch what it points at now.
       const fetched = current
-        ? await this.digestFlights.run(current.text, () => this.fetchUnlessKept(target, current))
+        ? await this.fetchByDigestOnce(target, current)
         : await this.fetch(target, tag);
       await this.remember(target, tag, fetched);
       return { ...fetched, outcome: 'miss' };
@@ -120,9 +146,12 @@ export class ManifestCache {
   }
 
   private async fetchUnlessKept(target: RouteTarget, digest: Digest): Promise<Manifest> {
+    return (await this.keptByDigest(digest)) ?? this.fetch(target, digest.text, digest);
+  }
+
+  private async keptByDigest(digest: Digest): Promise<Manifest | undefined> {
     const kept = await this.deps.store.stat(digest);
-    if (kept) return { digest, mediaType: await this.mediaTypeOf(digest), size: kept.size };
-    return this.fetch(target, digest.text, digest);
+    return kept ? { digest, mediaType: await this.mediaTypeOf(digest), size: kept.size } : undefined;
   }
 
   /** GETs a manifest, checks it against its digest, keeps it. */

@@ -8,6 +8,9 @@ import { BlobCache } from '../cache/blob-cache.ts';
 import { ManifestCache } from '../cache/manifest-cache.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
 import { openKeyv } from '../metadata/open-keyv.ts';
+import { LocalLocks, RedisLocks, type ReplicaLocks } from '../replicas/replica-locks.ts';
+import { Evictor } from '../eviction/evictor.ts';
+import { openEviction } from '../eviction/open-eviction.ts';
 import { UpstreamRouter } from '../routing.ts';
 import { BlobFills } from '../storage/blob-fill.ts';
 import { BlobStore } from '../storage/blob-store.ts';
@@ -29,6 +32,8 @@ export interface MirrorServices {
   clientFor(upstream: string): RegistryClient;
   metrics: MirrorMetrics;
   cacheSize: CacheSizeScanner;
+  /** Keeps the store under storage.maxSize / maxAge; records what is served. */
+  eviction: Evictor;
 }
 
 export interface MirrorServicesOptions {
@@ -46,7 +51,9 @@ declare module 'fastify' {
 export const mirrorServices = fp<MirrorServicesOptions>(
   async (app, { config, keyv }) => {
     const log = app.log;
-    const store = await BlobStore.open(config.storage.path);
+    // With Redis, several replicas may share this store: leases pick who fetches what (src/replicas/).
+    const locks: ReplicaLocks = config.metadata.redis ? new RedisLocks(config.metadata.redis, log) : new LocalLocks();
+    const store = await BlobStore.open(config.storage.path, { sharedWithReplicas: config.metadata.redis !== undefined });
     const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log)), log);
     const metrics = new MirrorMetrics();
     const clients = new Map<string, RegistryClient>();
@@ -69,6 +76,13 @@ export const mirrorServices = fp<MirrorServicesOptions>(
     const fills = new BlobFills(store, log);
     const cacheSize = new CacheSizeScanner(store.root);
     cacheSize.start();
+    const eviction = openEviction(config, store, log, {
+      metrics,
+      fills,
+      // The status page and /metrics show the size right after a sweep, not minutes later.
+      onSwept: () => void cacheSize.refresh(),
+    });
+    eviction.start();
     metrics.attach({
       upstreams: [...clients.keys()],
       rateLimit: (name) => clients.get(name)?.rateLimit,
@@ -82,19 +96,22 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       store,
       fills,
       metadata,
-      manifests: new ManifestCache({ store, metadata, clientFor, log }),
-      blobs: new BlobCache({ store, fills, clientFor, log }),
+      manifests: new ManifestCache({ store, metadata, clientFor, locks, log }),
+      blobs: new BlobCache({ store, fills, clientFor, locks, log }),
       clients,
       clientFor,
       metrics,
       cacheSize,
+      eviction,
     } satisfies MirrorServices);
 
     app.addHook('onClose', async () => {
       cacheSize.stop();
+      await eviction.stop();
       await fills.drain();
       await Promise.all([...clients.values()].map((client) => client.close()));
       await metadata.close();
+      await locks.close();
     });
   },
   { name: 'mirror-services' },

@@ -11,9 +11,11 @@
 
 import { EventEmitter } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import type { Digest } from '../reference.ts';
+import type { Lease } from '../replicas/replica-locks.ts';
 import type { BlobStore, BlobWriter } from './blob-store.ts';
 import { RecentChunks } from './recent-chunks.ts';
 
@@ -74,8 +76,11 @@ export class BlobFill extends EventEmitter {
     this.markStartFailed = markStartFailed;
   }
 
-  /** Runs the download. Never throws: the outcome is in `state`, `started` and `finished`. */
-  async run(fetchUpstream: () => Promise<UpstreamBlob>, log: Logger): Promise<void> {
+  /**
+   * Runs the download. Never throws: the outcome is in `state`, `started` and `finished`. Holding `lease`,
+   * it tells other replicas which temp file to follow, and lets go once the blob is kept (or not).
+   */
+  async run(fetchUpstream: () => Promise<UpstreamBlob>, log: Logger, lease?: Lease): Promise<void> {
     let writer: BlobWriter | undefined;
     try {
       const upstream = await fetchUpstream();
@@ -83,6 +88,7 @@ export class BlobFill extends EventEmitter {
       this.tempPath = writer.tempPath;
       this.size = upstream.size;
       this.state = 'streaming';
+      await lease?.publish(JSON.stringify({ temp: writer.diskError === undefined ? path.basename(writer.tempPath) : null, size: upstream.size ?? null }));
       this.markStarted();
       await this.receive(upstream.body, writer, log);
       if (this.size !== undefined && this.written !== this.size) {
@@ -107,6 +113,8 @@ export class BlobFill extends EventEmitter {
       this.markStartFailed(this.error);
       log.warn({ digest: this.digest.text, err: error, bytes: this.received }, 'blob fill failed');
       this.emit('failed', this.error);
+    } finally {
+      await lease?.release();
     }
   }
 
@@ -183,13 +191,16 @@ export class BlobFills {
     return this.fills.size;
   }
 
-  /** Joins the running fill for this digest or starts one. */
-  join(digest: Digest, fetchUpstream: () => Promise<UpstreamBlob>): BlobFill {
+  /** Joins the running fill for this digest or starts one (holding `lease` for the other replicas). */
+  join(digest: Digest, fetchUpstream: () => Promise<UpstreamBlob>, lease?: Lease): BlobFill {
     const running = this.fills.get(digest.text);
-    if (running) return running;
+    if (running) {
+      void lease?.release();
+      return running;
+    }
     const fill = new BlobFill(digest, this.store);
     this.fills.set(digest.text, fill);
-    void fill.run(fetchUpstream, this.log).finally(() => this.fills.delete(digest.text));
+    void fill.run(fetchUpstream, this.log, lease).finally(() => this.fills.delete(digest.text));
     return fill;
   }
 

@@ -4,7 +4,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
@@ -12,6 +12,10 @@ import type { Digest, DigestAlgorithm } from '../reference.ts';
 import { RegistryError } from '../errors.ts';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
+/** Temp files are named by randomUUID(). */
+const TEMP_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A shared temp file this old belongs to a replica that died mid-fill. */
+const STALE_SHARED_TEMP_MS = 10 * 60_000;
 
 export interface BlobStat {
   size: number;
@@ -32,13 +36,37 @@ export class BlobStore {
     this.tmpDir = path.join(root, 'tmp');
   }
 
-  /** Creates the layout and removes temp files left by a process that died mid-fill. */
-  static async open(root: string): Promise<BlobStore> {
+  /**
+   * Creates the layout and removes temp files left by a process that died mid-fill. A store shared with
+   * other replicas keeps recent temp files: they may be fills other replicas are writing right now.
+   */
+  static async open(root: string, options: { sharedWithReplicas?: boolean } = {}): Promise<BlobStore> {
     const store = new BlobStore(root);
     await mkdir(path.join(root, 'blobs'), { recursive: true });
-    await rm(store.tmpDir, { recursive: true, force: true });
-    await mkdir(store.tmpDir, { recursive: true });
+    if (options.sharedWithReplicas) {
+      await mkdir(store.tmpDir, { recursive: true });
+      await store.removeTempFilesOlderThan(STALE_SHARED_TEMP_MS);
+    } else {
+      await rm(store.tmpDir, { recursive: true, force: true });
+      await mkdir(store.tmpDir, { recursive: true });
+    }
     return store;
+  }
+
+  /** Removes temp files untouched for `ageMs` (a live fill writes to its file continuously). */
+  async removeTempFilesOlderThan(ageMs: number): Promise<void> {
+    const cutoff = Date.now() - ageMs;
+    for (const name of await readdir(this.tmpDir)) {
+      const file = path.join(this.tmpDir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff) await rm(file, { force: true });
+    }
+  }
+
+  /** The temp file a fill (of this or another replica) named `name` writes to; undefined if not such a name. */
+  tempPathFor(name: string): string | undefined {
+    // Names come from other replicas through Redis: only our own UUID names are accepted, never a path.
+    return TEMP_NAME.test(name) ? path.join(this.tmpDir, name) : undefined;
   }
 
   pathFor(digest: Digest): string {
@@ -107,6 +135,88 @@ export class BlobStore {
   /** Names of leftover temp files; start-up removes them, so this is for checks. */
   async tempFiles(): Promise<string[]> {
     return readdir(this.tmpDir);
+  }
+
+  /**
+   * The store of a running mirror, opened by another process (the CLI's gc and verify): unlike open(), it
+   * leaves tmp/ alone, since the fills of the running server are writing there.
+   */
+  static async attach(root: string): Promise<BlobStore> {
+    const store = new BlobStore(root);
+    await mkdir(path.join(root, 'blobs'), { recursive: true });
+    return store;
+  }
+
+  /** Every kept blob with its size and modification time (which eviction uses as the last access). */
+  async *list(): AsyncGenerator<KeptBlob> {
+    const blobsDir = path.join(this.root, 'blobs');
+    for (const algorithm of await listNames(blobsDir)) {
+      if (algorithm !== 'sha256' && algorithm !== 'sha512') continue;
+      for (const prefix of await listNames(path.join(blobsDir, algorithm))) {
+        const dir = path.join(blobsDir, algorithm, prefix);
+        for (const hex of await listNames(dir)) {
+          // Only content-addressed names: a stray file (an editor's backup, .DS_Store) is not a blob.
+          if (hex.length !== (algorithm === 'sha256' ? 64 : 128) || !/^[0-9a-f]+$/.test(hex)) continue;
+          try {
+            const info = await stat(path.join(dir, hex));
+            if (!info.isFile()) continue;
+            yield { digest: { algorithm, hex, text: `${algorithm}:${hex}` }, size: info.size, mtimeMs: info.mtimeMs };
+          } catch (error) {
+            // Removed between listing and stat (evicted by another process): not kept any more.
+            if (!isNotFound(error)) throw error;
+          }
+        }
+      }
+    }
+  }
+
+  /** Modification time of a kept blob (ms), or undefined if it is not kept. */
+  async modifiedAt(digest: Digest): Promise<number | undefined> {
+    try {
+      return (await stat(this.pathFor(digest))).mtimeMs;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Sets a kept blob's access and modification times (eviction's record of its last use); false if not kept. */
+  async touch(digest: Digest, at: Date = new Date()): Promise<boolean> {
+    try {
+      await utimes(this.pathFor(digest), at, at);
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Bytes in tmp/ now: fills in flight take disk space too, though they cannot be evicted. */
+  async tempBytes(): Promise<number> {
+    let total = 0;
+    for (const name of await listNames(this.tmpDir)) {
+      try {
+        total += (await stat(path.join(this.tmpDir, name))).size;
+      } catch {
+        // Committed or aborted meanwhile.
+      }
+    }
+    return total;
+  }
+}
+
+export interface KeptBlob {
+  digest: Digest;
+  size: number;
+  mtimeMs: number;
+}
+
+async function listNames(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
   }
 }
 

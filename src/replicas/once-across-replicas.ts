@@ -1,0 +1,33 @@
+// One replica does a piece of upstream work (revalidate a tag, fetch a manifest) while the others wait for
+// its result to show up in the shared metadata or store, instead of asking upstream themselves.
+
+import type { ReplicaLocks } from './replica-locks.ts';
+
+/** How long a replica waits for another's result before doing the work itself. */
+const WAIT_MS = 5_000;
+const POLL_MS = 25;
+
+export async function onceAcrossReplicas<T>(
+  locks: ReplicaLocks,
+  name: string,
+  work: () => Promise<T>,
+  settled: () => Promise<T | undefined>,
+): Promise<T> {
+  const lease = await locks.tryAcquire(name);
+  if (lease) {
+    try {
+      return await work();
+    } finally {
+      await lease.release();
+    }
+  }
+  const deadline = Date.now() + WAIT_MS;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    const result = await settled();
+    if (result !== undefined) return result;
+    // The holder let go without leaving a result (it failed, or died): no point waiting longer.
+    if (!(await locks.peek(name)).held) break;
+  }
+  return work();
+}

@@ -1,0 +1,122 @@
+// Leases that make several replicas behave as one mirror: whoever holds `fill:<digest>` is the one
+// replica fetching that blob from upstream; the others follow its temp file. A lease is renewed while its
+// holder works; if the holder dies, it expires within LEASE_MS and another replica takes over.
+//
+// Without Redis there is one process, whose in-process single flight already covers everything: every
+// lease is granted at once. With Redis unreachable, leases are granted too (fail open): two replicas may
+// then fetch the same thing twice, which costs an upstream request but never fails a pull.
+
+import { randomUUID } from 'node:crypto';
+import { createClient } from '@keyv/redis';
+import type { Logger } from '../logger.ts';
+
+export const LEASE_MS = 10_000;
+const RENEW_EVERY_MS = LEASE_MS / 3;
+const PREFIX = 'pullthrough:lease:';
+const INFO_SUFFIX = ':info';
+
+export interface Lease {
+  /** Publishes a short note for followers (e.g. the temp file being written and its size). */
+  publish(info: string): Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface ReplicaLocks {
+  readonly replicaId: string;
+  /** Undefined when another live replica holds the lease. */
+  tryAcquire(name: string): Promise<Lease | undefined>;
+  /** Whether some replica holds the lease, and what it published. */
+  peek(name: string): Promise<{ held: boolean; info: string | undefined }>;
+  close(): Promise<void>;
+}
+
+const GRANTED: Lease = { publish: async () => undefined, release: async () => undefined };
+
+export class LocalLocks implements ReplicaLocks {
+  readonly replicaId = randomUUID();
+  async tryAcquire(): Promise<Lease> {
+    return GRANTED;
+  }
+  async peek(): Promise<{ held: boolean; info: string | undefined }> {
+    return { held: false, info: undefined };
+  }
+  async close(): Promise<void> {}
+}
+
+// Renew and release only a lease that is still ours (a slow holder must not extend or delete the lease
+// a takeover replica has since acquired).
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2]); return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[2]); return redis.call('DEL', KEYS[1]) else return 0 end`;
+const PUBLISH = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) else return 0 end`;
+
+type RedisClient = ReturnType<typeof createClient>;
+
+export class RedisLocks implements ReplicaLocks {
+  readonly replicaId = randomUUID();
+  private readonly client: RedisClient;
+  private readonly log: Logger;
+  private readonly connecting: Promise<unknown>;
+
+  constructor(url: string, log: Logger) {
+    this.log = log;
+    this.client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+    });
+    this.client.on('error', (error: unknown) => log.debug({ err: error }, 'redis (leases) connection error'));
+    this.connecting = this.client.connect().catch((error: unknown) => log.warn({ err: error }, 'redis (leases) not reachable'));
+  }
+
+  async tryAcquire(name: string): Promise<Lease | undefined> {
+    const key = PREFIX + name;
+    const token = `${this.replicaId}:${randomUUID()}`;
+    try {
+      await this.ready();
+      const answer = await this.client.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: LEASE_MS } });
+      if (answer !== 'OK') return undefined;
+    } catch (error) {
+      this.log.warn({ err: error, lease: name }, 'lease not checked (redis unavailable), going ahead');
+      return GRANTED;
+    }
+    const keys = [key, key + INFO_SUFFIX];
+    const renewal = setInterval(() => {
+      this.client.eval(RENEW, { keys, arguments: [token, String(LEASE_MS)] }).catch(() => undefined);
+    }, RENEW_EVERY_MS);
+    renewal.unref();
+    return {
+      publish: async (info) => {
+        await this.client.eval(PUBLISH, { keys, arguments: [token, info, String(LEASE_MS)] }).catch(() => undefined);
+      },
+      release: async () => {
+        clearInterval(renewal);
+        await this.client.eval(RELEASE, { keys, arguments: [token] }).catch(() => undefined);
+      },
+    };
+  }
+
+  async peek(name: string): Promise<{ held: boolean; info: string | undefined }> {
+    const key = PREFIX + name;
+    try {
+      await this.ready();
+      const [holder, info] = await Promise.all([this.client.get(key), this.client.get(key + INFO_SUFFIX)]);
+      return { held: holder !== null, info: info ?? undefined };
+    } catch {
+      return { held: false, info: undefined };
+    }
+  }
+
+  async close(): Promise<void> {
+    // A client still trying to reach Redis would never finish a graceful close.
+    if (this.client.isReady) await this.client.close().catch(() => undefined);
+    else if (this.client.isOpen) this.client.destroy();
+  }
+
+  private async ready(): Promise<void> {
+    if (!this.client.isReady) {
+      await Promise.race([this.connecting, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      if (!this.client.isReady) throw new Error('redis not ready');
+    }
+  }
+}
