@@ -3,6 +3,7 @@
 // sharing a store, the `fill:<digest>` lease picks the one replica that downloads; the others follow its
 // temp file (src/replicas/remote-fill-reader.ts).
 
+import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import { RegistryError } from '../errors.ts';
@@ -101,10 +102,13 @@ export class BlobCache {
             const leader = await locks.peek(name);
             return { held: leader.held, info: parseRemoteFillInfo(leader.info) };
           },
-          takeOver: async (position, end) => {
+          takeOver: async (position, end, deadTemp) => {
             const fill = this.deps.fills.get(digest) ?? (await this.leadOrFollow(target, digest));
             if (!(fill instanceof BlobFill)) return fill.open({ start: position, end });
             await fill.started;
+            // The vanished leader's partial file: open readers keep their copy, nobody else needs it.
+            const leftover = store.tempPathFor(deadTemp);
+            if (leftover) await rm(leftover, { force: true });
             this.deps.log.info({ digest: digest.text, position }, 'took over a fill from a replica that stopped');
             return readFill(fill, store, position, end);
           },

@@ -19,8 +19,11 @@ export interface RemoteFillInfo {
 export interface RemoteFillSource {
   /** The lease holder's current note, re-read when the file stops growing. */
   current(): Promise<{ held: boolean; info: RemoteFillInfo | undefined }>;
-  /** Becomes the filling replica (or joins a local fill); a stream of the blob from `position`. */
-  takeOver(position: number, end: number): Promise<Readable | undefined>;
+  /**
+   * Becomes the filling replica (or joins a local fill); a stream of the blob from `position`. `deadTemp`
+   * is the temp file the vanished leader left behind, for the new leader to remove.
+   */
+  takeOver(position: number, end: number, deadTemp: string): Promise<Readable | undefined>;
 }
 
 const POLL_MS = 15;
@@ -112,7 +115,7 @@ export function readRemoteFill(
               continue;
             }
             if (!current.held) {
-              const taken = await source.takeOver(position, range.end);
+              const taken = await source.takeOver(position, range.end, temp);
               if (!taken) throw new Error('the replica filling this blob is gone');
               await handle?.close();
               handle = undefined;

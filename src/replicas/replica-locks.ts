@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from '@keyv/redis';
 import type { Logger } from '../logger.ts';
 
-export const LEASE_MS = 10_000;
+/** A dead holder's lease runs out after this long; a live one renews it every third of it. */
+export const LEASE_MS = 6_000;
 const RENEW_EVERY_MS = LEASE_MS / 3;
 const PREFIX = 'pullthrough:lease:';
 const INFO_SUFFIX = ':info';
