@@ -3,6 +3,7 @@
 // backend that is slow or down (Redis restarting) must never hang a pull: every call is bounded and a
 // failure reads as "not known" (the request then goes upstream) or as a write skipped.
 
+import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Logger } from '../logger.ts';
 
@@ -19,10 +20,12 @@ export interface ManifestRecord {
 }
 
 const OPERATION_TIMEOUT_MS = 1500;
+const PROBE_TTL_MS = 60_000;
 
 export class MetadataStore {
   private readonly keyv: Keyv;
   private readonly log: Logger;
+  private readonly probeKey = `readyz:${randomUUID()}`;
 
   constructor(keyv: Keyv, log: Logger) {
     this.keyv = keyv;
@@ -51,11 +54,16 @@ export class MetadataStore {
     await this.bounded('set manifest', this.keyv.set(`manifest:${digest}`, record));
   }
 
-  /** Reachable and answering, for readiness checks. */
+  /**
+   * Reachable and answering, for readiness checks. A write read back, because Keyv turns a backend error
+   * into "not found" (a plain get of a missing key reads the same whether Redis is up or down). The key
+   * is this process's own, so replicas sharing a Redis never read each other's probe.
+   */
   async ping(): Promise<boolean> {
+    const nonce = randomUUID();
     try {
-      await withTimeout(this.keyv.get('ping'), OPERATION_TIMEOUT_MS);
-      return true;
+      await withTimeout(this.keyv.set(this.probeKey, nonce, PROBE_TTL_MS), OPERATION_TIMEOUT_MS);
+      return (await withTimeout(this.keyv.get<string>(this.probeKey), OPERATION_TIMEOUT_MS)) === nonce;
     } catch {
       return false;
     }
