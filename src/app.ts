@@ -31,6 +31,9 @@ export const REDACTED_PATHS = [
   'err.config.headers.authorization',
 ];
 
+/** How often a closing server looks for connections that have finished their last response. */
+const CLOSE_SWEEP_MS = 100;
+
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const logger = deps.logger ?? { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
   const app = fastify({
@@ -43,6 +46,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     forceCloseConnections: 'idle',
     // X-Forwarded-* are honoured only when configured: request.host/.protocol/.ip then follow them.
     trustProxy: config.trustProxy,
+  });
+
+  // Graceful close: Fastify closes the connections idle when close() starts, but a keep-alive connection
+  // whose response was still in flight turns idle only later and would then hold close() open for the
+  // whole keep-alive time (72 s), past the shutdown grace. Close those as they turn idle.
+  app.addHook('preClose', (done) => {
+    const sweep = setInterval(() => app.server.closeIdleConnections(), CLOSE_SWEEP_MS);
+    sweep.unref();
+    app.server.once('close', () => clearInterval(sweep));
+    done();
   });
 
   app.decorateRequest('registry', undefined);
