@@ -69,7 +69,7 @@ test('upstream answering 5xx during service: kept tags are served stale, uncache
     const never = upstream.images[1] ?? assert.fail();
     for (const target of ['/v2/never/manifests/v1', `/v2/never/blobs/${never.layers[0]?.digest}`]) {
       const started = Date.now();
-      const response = await fetch(`${mirror.url}${target}`);
+      const response: Response = await fetch(`${mirror.url}${target}`);
       assert.equal(response.status, 503, target);
       assert.equal(await code(response), 'UNAVAILABLE');
       assert.ok(Date.now() - started < FAST_MS);
