@@ -74,7 +74,13 @@ export class BlobCache {
     const deadline = Date.now() + LEADER_INFO_WAIT_MS;
     for (;;) {
       const lease = await this.deps.locks.tryAcquire(`fill:${digest.text}`);
-      if (lease) return this.deps.fills.join(digest, () => this.fetch(target, digest), lease);
+      if (lease) {
+        // The previous holder may have kept the blob and let go since we last looked.
+        const keptMeanwhile = await this.kept(digest);
+        if (!keptMeanwhile) return this.deps.fills.join(digest, () => this.fetch(target, digest), lease);
+        await lease.release();
+        return keptMeanwhile;
+      }
       // The lease may be our own process's (a fill started while we asked): join it locally.
       const local = this.deps.fills.get(digest);
       if (local) return local;

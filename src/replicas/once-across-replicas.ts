@@ -16,7 +16,8 @@ export async function onceAcrossReplicas<T>(
   const lease = await locks.tryAcquire(name);
   if (lease) {
     try {
-      return await work();
+      // A previous holder may have finished and let go between our first look and the lease.
+      return (await settled()) ?? (await work());
     } finally {
       await lease.release();
     }
@@ -26,8 +27,9 @@ export async function onceAcrossReplicas<T>(
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     const result = await settled();
     if (result !== undefined) return result;
-    // The holder let go without leaving a result (it failed, or died): no point waiting longer.
-    if (!(await locks.peek(name)).held) break;
+    // The holder let go: it either left its result (written just before it let go, so look once more)
+    // or failed or died, and then there is no point waiting longer.
+    if (!(await locks.peek(name)).held) return (await settled()) ?? work();
   }
   return work();
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -98,7 +98,7 @@ test('a replica killed mid-fill: another takes over, its followers get the whole
   }
   const gets = upstream.requests.filter((r) => r.method === 'GET' && r.kind === 'blob' && r.authorization);
   assert.equal(gets.length, 2, 'the first download and the one takeover');
-  const kept = await readdir(path.join(dir, 'store', 'blobs', 'sha256', digest.slice(7, 9)));
-  assert.deepEqual(kept, [digest.slice(7)]);
+  const kept = await readFile(path.join(dir, 'store', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7)));
+  assert.equal(sha256(kept), digest, 'kept once, whole and verified');
   assert.deepEqual(await readdir(path.join(dir, 'store', 'tmp')), [], 'the dead replica left no partial file behind');
 });
