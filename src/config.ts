@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from './duration.ts';
+import { parseDuration, parseSize } from './duration.ts';
 
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
 
@@ -19,6 +19,17 @@ const duration = z
       return z.NEVER;
     }
     return ms;
+  });
+
+const size = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const bytes = typeof value === 'number' ? value : parseSize(value);
+    if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a size: "${value}" (use e.g. 50GiB, 500MB)` });
+      return z.NEVER;
+    }
+    return bytes;
   });
 
 const listen = z.string().transform((value, ctx) => {
@@ -81,7 +92,17 @@ const schema = z
   .object({
     listen: listen.default('127.0.0.1:5000'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    storage: z.object({ path: z.string().min(1) }).strict(),
+    storage: z
+      .object({
+        path: z.string().min(1),
+        // Eviction (src/eviction): least recently used first once the store passes maxSize; anything not
+        // used for maxAge goes regardless. Nothing used within evictionGrace is ever removed.
+        maxSize: size.optional(),
+        maxAge: duration.optional(),
+        evictionGrace: duration.default('5m'),
+        evictionInterval: duration.default('1m'),
+      })
+      .strict(),
     // A section whose keys are all commented out reads as null in YAML: same as absent.
     metadata: z.preprocess(
       (value) => value ?? {},
@@ -90,6 +111,8 @@ const schema = z
     defaultUpstream: z.string().min(1),
     // X-Forwarded-Host/-Proto/-For name the client's view only when a trusted proxy set them.
     trustProxy: z.boolean().default(false),
+    // HTTPS from PEM files (read and checked at start); absent = plain HTTP, e.g. behind a TLS proxy.
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
     auth: auth.optional(),
     upstreamTimeouts: z
       .object({ connect: duration.default('10s'), idle: duration.default('30s') })
@@ -171,6 +194,7 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
   return deepFreeze({
     ...parsed,
     storage: { ...parsed.storage, path: path.resolve(baseDir, parsed.storage.path) },
+    ...(parsed.tls && { tls: { cert: path.resolve(baseDir, parsed.tls.cert), key: path.resolve(baseDir, parsed.tls.key) } }),
     ...(parsed.auth && { auth: { ...parsed.auth, htpasswd: path.resolve(baseDir, parsed.auth.htpasswd) } }),
     upstreams,
   });

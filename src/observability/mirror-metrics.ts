@@ -86,6 +86,25 @@ export class MirrorMetrics {
     registers: [this.registry],
   });
 
+  readonly evictions = new Counter({
+    name: 'pullthrough_evictions_total',
+    help: 'Blobs and manifests removed from the store: size (over storage.maxSize), age (storage.maxAge), corrupt (failed verify)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly evictedBytes = new Counter({
+    name: 'pullthrough_evicted_bytes_total',
+    help: 'Bytes freed by removing blobs and manifests from the store, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly evictionSweeps = new Counter({
+    name: 'pullthrough_eviction_sweeps_total',
+    help: 'Eviction sweeps: done, busy (another process held the sweeper lock), failed',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   private sources: MetricSources | undefined;
 
   constructor(options: { processMetrics?: boolean } = {}) {
@@ -227,6 +246,16 @@ export class MirrorMetrics {
     const detail = cause instanceof Error ? (errorCode(cause) ?? cause.message) : String(cause);
     this.health.failed(upstream, `unreachable: ${detail}`);
   }
+
+  /** One blob or manifest removed from the store (eviction's EvictionMetrics). */
+  readonly evicted = (reason: string, bytes: number): void => {
+    this.evictions.inc({ reason });
+    if (bytes > 0) this.evictedBytes.inc({ reason }, bytes);
+  };
+
+  readonly swept = (result: 'done' | 'busy' | 'failed'): void => {
+    this.evictionSweeps.inc({ result });
+  };
 
   upstreamFetched(upstream: string, bytes: number): void {
     if (bytes > 0) this.upstreamBytes.inc({ upstream }, bytes);

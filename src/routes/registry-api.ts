@@ -82,6 +82,8 @@ async function serveManifest(
 ): Promise<FastifyReply> {
   const answer = await app.mirror.manifests.resolve(target, reference);
   setCacheOutcome(request, answer.outcome);
+  // A served manifest (and through it its layers, see eviction-plan.ts) moves to the back of the LRU order.
+  app.mirror.eviction.recordAccess(answer.digest);
   reply
     .header('content-type', answer.mediaType)
     .header('docker-content-digest', answer.digest.text)
@@ -107,11 +109,18 @@ async function serveBlob(
   if (request.method === 'HEAD') {
     const { size, outcome } = await app.mirror.blobs.size(target, digest);
     setCacheOutcome(request, outcome);
+    if (outcome === 'hit') app.mirror.eviction.recordAccess(digest);
     if (size !== undefined) reply.header('content-length', size);
     return reply.send();
   }
   const source = await app.mirror.blobs.source(target, digest);
   setCacheOutcome(request, source.outcome);
+  if (source.outcome === 'hit') {
+    // Pinned while it streams: this process's sweeper leaves it alone however long the download takes.
+    reply.raw.once('close', app.mirror.eviction.serving(digest));
+  } else {
+    app.mirror.eviction.noteFill(digest, source.size);
+  }
   const range = parseRange(request.headers.range, source.size);
   if (range.kind === 'unsatisfiable') {
     reply.header('content-range', `bytes */${source.size}`);

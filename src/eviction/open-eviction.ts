@@ -1,0 +1,36 @@
+// Builds the eviction service from the config, for the server (wired in mirror-services.ts) and for the
+// CLI's `gc`, so both sweep with the same limits and the same lock.
+
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import { AccessRecorder } from './access-recorder.ts';
+import { type EvictorOptions, Evictor } from './evictor.ts';
+import { FileSweepLock, RedisSweepLock, type SweepLock } from './sweep-lock.ts';
+
+/** A served blob's mtime is refreshed at most this often (and always well within the grace period). */
+const MAX_TOUCH_INTERVAL_MS = 60_000;
+
+export function openEviction(
+  config: Config,
+  store: BlobStore,
+  log: Logger,
+  extra: Pick<EvictorOptions, 'metrics' | 'fills' | 'onSwept'> & { intervalMs?: number } = {},
+): Evictor {
+  const { maxSize, maxAge, evictionGrace, evictionInterval } = config.storage;
+  const fileLock = new FileSweepLock(store.root);
+  const lock: SweepLock = config.metadata.redis ? new RedisSweepLock(config.metadata.redis, fileLock, log) : fileLock;
+  return new Evictor({
+    store,
+    log,
+    lock,
+    maxBytes: maxSize,
+    maxAgeMs: maxAge,
+    graceMs: evictionGrace,
+    intervalMs: extra.intervalMs ?? evictionInterval,
+    access: new AccessRecorder(store, log, { throttleMs: Math.min(MAX_TOUCH_INTERVAL_MS, evictionGrace / 4) }),
+    ...(extra.metrics && { metrics: extra.metrics }),
+    ...(extra.fills && { fills: extra.fills }),
+    ...(extra.onSwept && { onSwept: extra.onSwept }),
+  });
+}

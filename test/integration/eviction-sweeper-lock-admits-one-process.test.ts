@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, utimes } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { FileSweepLock, RedisSweepLock } from '../../src/eviction/sweep-lock.ts';
+
+// Replicas sharing a store (and a `pullthrough gc` beside a server) sweep one at a time.
+
+const REDIS_URL = process.env.PULLTHROUGH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const log = pino({ level: 'silent' });
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'pullthrough-lock-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('with Redis: a second sweeper is refused while the first holds the lease, admitted after release', async () => {
+  const key = `pullthrough:test:sweeper:${randomUUID()}`;
+  const first = new RedisSweepLock(REDIS_URL, new FileSweepLock(dir), log, { key });
+  const second = new RedisSweepLock(REDIS_URL, new FileSweepLock(dir), log, { key });
+  try {
+    const lease = await first.tryAcquire();
+    assert.ok(lease);
+    assert.equal(await second.tryAcquire(), undefined);
+    await lease.release();
+    const next = await second.tryAcquire();
+    assert.ok(next);
+    await next.release();
+  } finally {
+    await first.close();
+    await second.close();
+  }
+});
+
+test('with Redis: a sweeper that died frees the lock when its lease runs out', async () => {
+  const key = `pullthrough:test:sweeper:${randomUUID()}`;
+  const dead = new RedisSweepLock(REDIS_URL, new FileSweepLock(dir), log, { key, leaseMs: 300 });
+  const other = new RedisSweepLock(REDIS_URL, new FileSweepLock(dir), log, { key, leaseMs: 300 });
+  try {
+    assert.ok(await dead.tryAcquire());
+    await dead.close(); // no more renewals: as if the process died
+    assert.equal(await other.tryAcquire(), undefined);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const lease = await other.tryAcquire();
+    assert.ok(lease);
+    await lease.release();
+  } finally {
+    await other.close();
+  }
+});
+
+test('without Redis: the lock file admits one sweeper, and is taken over once its lease is stale', async () => {
+  const first = new FileSweepLock(dir, 60_000);
+  const second = new FileSweepLock(dir, 60_000);
+  const lease = await first.tryAcquire();
+  assert.ok(lease);
+  assert.equal(await second.tryAcquire(), undefined);
+  // Not renewed for longer than the lease: its holder died.
+  const past = new Date(Date.now() - 120_000);
+  await utimes(path.join(dir, 'eviction.lock'), past, past);
+  const takeover = await second.tryAcquire();
+  assert.ok(takeover);
+  // The old holder's release must not remove the new holder's lock.
+  await lease.release();
+  assert.equal(await first.tryAcquire(), undefined);
+  await takeover.release();
+  const again = await first.tryAcquire();
+  assert.ok(again);
+  await again.release();
+});
