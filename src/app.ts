@@ -3,7 +3,10 @@
 import fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import replyFrom from '@fastify/reply-from';
 import type Keyv from 'keyv';
-import type { Config } from './config.ts';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { type Config, ConfigError } from './config.ts';
 import { clientAuth } from './auth/client-auth.ts';
 import { RegistryError } from './errors.ts';
 import { mirrorServices } from './plugins/mirror-services.ts';
@@ -36,7 +39,11 @@ const CLOSE_SWEEP_MS = 100;
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const logger = deps.logger ?? { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const tls = readTlsFiles(config);
+  // With `tls` the server is HTTPS (clients need it for a mirror not on localhost); the instance's API is
+  // the same either way, only its type parameter (the Node server class) differs.
   const app = fastify({
+    ...(tls && { https: tls }),
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
     // One line per request, written in onResponse with the cache outcome, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -46,7 +53,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     forceCloseConnections: 'idle',
     // X-Forwarded-* are honoured only when configured: request.host/.protocol/.ip then follow them.
     trustProxy: config.trustProxy,
-  });
+    // Request ids tie a request's log lines together. A client-sent X-Request-Id is taken only behind a
+    // trusted proxy (which sets it for the whole chain); otherwise any client could forge or collide ids.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const sent = config.trustProxy ? request.headers['x-request-id'] : undefined;
+      return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
+    },
+  }) as unknown as FastifyInstance;
 
   // Graceful close: Fastify closes the connections idle when close() starts, but a keep-alive connection
   // whose response was still in flight turns idle only later and would then hold close() open for the
@@ -92,6 +106,36 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(statusPage);
   await app.register(setupPages);
   return app;
+}
+
+/** What a forwarded request id may look like: no spaces or control characters to smuggle into logs. */
+const REQUEST_ID = /^[A-Za-z0-9._:+=/-]{1,128}$/;
+
+/** The configured certificate and key, read now so an unreadable file stops the start with a clear message. */
+export function readTlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined {
+  if (!config.tls) return undefined;
+  const problems: string[] = [];
+  const read = (key: 'cert' | 'key'): Buffer => {
+    const file = (config.tls as { cert: string; key: string })[key];
+    try {
+      const bytes = readFileSync(file);
+      if (!bytes.includes('-----BEGIN ')) problems.push(`tls.${key}: ${file} is not a PEM file`);
+      return bytes;
+    } catch (error) {
+      problems.push(`tls.${key}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+      return Buffer.alloc(0);
+    }
+  };
+  const material = { cert: read('cert'), key: read('key') };
+  if (problems.length === 0) {
+    try {
+      createSecureContext(material);
+    } catch (error) {
+      problems.push(`tls: the certificate and key do not make a TLS context (${(error as Error).message})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError('tls', problems);
+  return material;
 }
 
 function toRegistryError(error: unknown): RegistryError {

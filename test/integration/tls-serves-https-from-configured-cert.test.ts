@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { buildApp } from '../../src/app.ts';
+import { ConfigError, parseConfig } from '../../src/config.ts';
+import { MemoryRegistry } from '../support/memory-registry.ts';
+import { startMirror, type TestMirror } from '../support/mirror.ts';
+
+// `tls: { cert, key }` makes the mirror HTTPS; clients that trust the certificate pull through it.
+
+let dir: string;
+let upstream: MemoryRegistry;
+let mirror: TestMirror;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'pullthrough-tls-'));
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+  ], { stdio: 'ignore' });
+  upstream = await new MemoryRegistry().start();
+  mirror = await startMirror({ hub: { url: upstream.url } }, { extra: { tls: { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') } } });
+});
+after(async () => {
+  await mirror.close();
+  await upstream.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('a client trusting the certificate pulls over HTTPS; one that does not is refused', async () => {
+  assert.match(mirror.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const image = upstream.addImage('tls/app', 'v1');
+  const trusting = new Agent({ connect: { ca: await readFile(path.join(dir, 'cert.pem')) } });
+  try {
+    const manifest = await undiciFetch(`${mirror.url}/v2/tls/app/manifests/v1`, { dispatcher: trusting });
+    assert.equal(manifest.status, 200);
+    assert.equal(manifest.headers.get('docker-content-digest'), image.digest);
+    const blob = await undiciFetch(`${mirror.url}/v2/tls/app/blobs/${image.layer}`, { dispatcher: trusting });
+    assert.equal(Buffer.from(await blob.arrayBuffer()).length, 1024);
+  } finally {
+    await trusting.close();
+  }
+  await assert.rejects(fetch(`${mirror.url}/v2/`), 'an untrusted self-signed certificate fails verification');
+  await assert.rejects(fetch(mirror.url.replace('https:', 'http:') + '/v2/'), 'plain HTTP is not served on a TLS port');
+});
+
+test('an unreadable key or a file that is not PEM stops the start with a message naming the key', async () => {
+  await writeFile(path.join(dir, 'not-pem.txt'), 'hello');
+  const config = parseConfig({
+    storage: { path: path.join(dir, 'store') },
+    defaultUpstream: 'hub',
+    upstreams: { hub: { url: upstream.url } },
+    tls: { cert: path.join(dir, 'not-pem.txt'), key: path.join(dir, 'missing.pem') },
+  });
+  await assert.rejects(buildApp(config, { logger: false }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /tls\.cert: .*not-pem\.txt is not a PEM file/);
+    assert.match(error.message, /tls\.key: cannot read .*missing\.pem \(ENOENT\)/);
+    return true;
+  });
+});
