@@ -3,7 +3,7 @@ import { assertProblem, configProblems, MINIMAL } from './support/config-problem
 
 test('unknown keys are problems at the root and in every section', () => {
   assertProblem(configProblems({ ...MINIMAL, colour: 'blue' }), '(root)', 'colour');
-  assertProblem(configProblems({ ...MINIMAL, storage: { path: '/x', maxSize: '1GiB' } }), 'storage', 'maxSize');
+  assertProblem(configProblems({ ...MINIMAL, storage: { path: '/x', quota: '1GiB' } }), 'storage', 'quota');
   assertProblem(configProblems({ ...MINIMAL, upstreams: { hub: { url: 'https://hub.example', password: 'hunter2' } } }), 'upstreams.hub', 'password');
   assertProblem(configProblems({ ...MINIMAL, metadata: { redis: 'redis://x', db: 1 } }), 'metadata', 'db');
   assertProblem(configProblems({ ...MINIMAL, upstreamTimeouts: { read: '5s' } }), 'upstreamTimeouts', 'read');
