@@ -1,0 +1,83 @@
+// `pullthrough gc`: one eviction sweep now, with the configured limits (or ones given here), under the
+// same sweeper lock as the servers, so it is safe next to running replicas.
+
+import { parseArgs } from 'node:util';
+import { parseDuration, parseSize } from '../duration.ts';
+import { openEviction } from '../eviction/open-eviction.ts';
+import { formatBytes } from '../observability/byte-size.ts';
+import { BlobStore } from '../storage/blob-store.ts';
+import { configFile, loadCheckedConfig } from './cli-config.ts';
+import { cliLogger } from './cli-logger.ts';
+import { EXIT, EXIT_CODES_HELP, UsageError } from './exit-codes.ts';
+
+export const GC_HELP = `Usage: pullthrough gc [options]
+
+Evicts now what the background sweep would: least recently used blobs and manifests while the store is
+over storage.maxSize (down to 90% of it), and anything unused for storage.maxAge. Nothing used within
+storage.evictionGrace is touched, and a manifest goes before the blobs it names. Safe while the mirror
+runs: it takes the same sweeper lock (Redis or the store's lock file).
+
+Options:
+      --max-size SIZE   cap for this run instead of storage.maxSize (e.g. 20GiB)
+      --max-age AGE     age limit for this run instead of storage.maxAge (e.g. 14d)
+  -n, --dry-run         report what would go, remove nothing
+      --json            print the report as JSON
+  -c, --config FILE     configuration file
+  -h, --help            show this help
+
+${EXIT_CODES_HELP}`;
+
+export async function gcCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'max-size': { type: 'string' },
+      'max-age': { type: 'string' },
+      'dry-run': { type: 'boolean', short: 'n' },
+      json: { type: 'boolean' },
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(`${GC_HELP}\n`);
+    return EXIT.OK;
+  }
+  const maxBytes = values['max-size'] === undefined ? undefined : parseSize(values['max-size']);
+  if (values['max-size'] !== undefined && (maxBytes === undefined || maxBytes <= 0)) throw new UsageError(`--max-size: not a size: "${values['max-size']}"`);
+  const maxAgeMs = values['max-age'] === undefined ? undefined : parseDuration(values['max-age']);
+  if (values['max-age'] !== undefined && maxAgeMs === undefined) throw new UsageError(`--max-age: not a duration: "${values['max-age']}"`);
+
+  const config = loadCheckedConfig(configFile(values.config), { checkSecrets: false });
+  const limits = { maxBytes: maxBytes ?? config.storage.maxSize, maxAgeMs: maxAgeMs ?? config.storage.maxAge };
+  if (limits.maxBytes === undefined && limits.maxAgeMs === undefined) {
+    throw new UsageError('gc: no limit to enforce: set storage.maxSize or storage.maxAge, or pass --max-size / --max-age');
+  }
+  const store = await BlobStore.attach(config.storage.path);
+  const evictor = openEviction(config, store, cliLogger(), { intervalMs: 0 });
+  try {
+    const result = await evictor.sweep({ ...limits, dryRun: values['dry-run'] ?? false });
+    if (result.status === 'busy') {
+      process.stderr.write('pullthrough gc: another process is sweeping this store now; try again later\n');
+      return EXIT.BUSY;
+    }
+    const { report } = result;
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ ...report, maxBytes: limits.maxBytes ?? null, maxAgeMs: limits.maxAgeMs ?? null })}\n`);
+      return EXIT.OK;
+    }
+    const verb = report.dryRun ? 'would evict' : 'evicted';
+    const byReason = (reason: string): number => report.evicted.filter((e) => e.reason === reason).reduce((s, e) => s + e.size, 0);
+    const lines = [
+      `${verb} ${report.evicted.length} blobs and manifests, ${formatBytes(report.freedBytes)} (over the cap: ${formatBytes(byReason('size'))}, too old: ${formatBytes(byReason('age'))})`,
+      `store: ${formatBytes(report.bytesBefore)} before, ${formatBytes(report.bytesAfter)} after${limits.maxBytes !== undefined ? ` (cap ${formatBytes(limits.maxBytes)})` : ''}, ${report.blobsAfter} kept`,
+    ];
+    if (report.protectedBytes > 0) lines.push(`kept because in use (grace period, being served, named by a kept manifest): ${formatBytes(report.protectedBytes)}`);
+    if (report.tempBytes > 0) lines.push(`downloads in progress: ${formatBytes(report.tempBytes)}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return EXIT.OK;
+  } finally {
+    await evictor.stop();
+  }
+}

@@ -1,0 +1,193 @@
+// `pullthrough prefetch IMAGE...`: warms the cache by pulling images through a running mirror over HTTP,
+// as a client would (manifests by tag, then every platform's manifest, config and layers).
+//
+// Why over HTTP rather than in-process: the running server owns the store's temp files and (without
+// Redis) the embedded metadata log, which only one process may write; and going through the server uses
+// its single-flight fills, its metrics (the status page shows the prefetch) and exactly the routing a
+// client gets. The cost: a mirror must be running — by default the one the config describes.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Agent, fetch } from 'undici';
+import { UPSTREAM_MANIFEST_ACCEPT } from '../manifest-media-types.ts';
+import { formatBytes } from '../observability/byte-size.ts';
+import { configFile, loadCheckedConfig } from './cli-config.ts';
+import { EXIT, EXIT_CODES_HELP, UsageError } from './exit-codes.ts';
+import { type ImageReference, mirrorUrl, parseImageReference } from './image-reference.ts';
+import { Progress } from './progress.ts';
+
+export const PREFETCH_HELP = `Usage: pullthrough prefetch [options] IMAGE...
+
+Pulls images through a running mirror so later pulls are served from its cache. IMAGE is written as for
+docker pull: ubuntu:22.04, ghcr.io/owner/app:1.2, quay.io/org/img@sha256:... Names without a registry
+host go to the default upstream. For a multi-platform image every platform is fetched, unless
+--platform picks some.
+
+Options:
+  -p, --platform OS/ARCH[/VARIANT]  only these platforms of an index (repeatable, or comma-separated)
+  -m, --mirror URL                  the mirror to pull through (default: the config's listen address)
+      --ca FILE                     trust this CA for an https mirror (default with tls: its certificate)
+  -j, --concurrency N               blobs fetched at once (default 3, as docker does)
+  -c, --config FILE                 configuration file (for the default mirror address)
+  -h, --help                        show this help
+
+Progress goes to stderr (bars on a terminal, plain lines otherwise); one summary line per image to stdout.
+
+${EXIT_CODES_HELP}`;
+
+interface Descriptor {
+  digest: string;
+  size: number;
+  platform?: { os?: string; architecture?: string; variant?: string };
+}
+
+export async function prefetchCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      platform: { type: 'string', short: 'p', multiple: true },
+      mirror: { type: 'string', short: 'm' },
+      ca: { type: 'string' },
+      concurrency: { type: 'string', short: 'j' },
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${PREFETCH_HELP}\n`);
+    return EXIT.OK;
+  }
+  if (positionals.length === 0) throw new UsageError('prefetch: name at least one IMAGE (see pullthrough prefetch --help)');
+  const images = positionals.map(parseImageReference);
+  const platforms = (values.platform ?? []).flatMap((p) => p.split(',')).filter(Boolean);
+  for (const platform of platforms) if (!/^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/.test(platform)) throw new UsageError(`not a platform: "${platform}" (use e.g. linux/arm64)`);
+  const concurrency = Number(values.concurrency ?? 3);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive integer');
+
+  let base = values.mirror;
+  let ca: Buffer | undefined = values.ca ? readCa(values.ca) : undefined;
+  if (!base) {
+    const config = loadCheckedConfig(configFile(values.config), { checkSecrets: false });
+    const host = ['0.0.0.0', '::', ''].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
+    base = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
+    if (config.tls && !ca) ca = readCa(config.tls.cert);
+  }
+  if (!/^https?:\/\//.test(base)) throw new UsageError(`--mirror must be an http:// or https:// URL, got "${base}"`);
+
+  const agent = new Agent({ ...(ca && { connect: { ca } }) });
+  const progress = new Progress();
+  let failed = 0;
+  try {
+    for (const image of images) {
+      try {
+        const summary = await prefetchImage(base, image, { agent, platforms, concurrency, progress });
+        process.stdout.write(`${summary}\n`);
+      } catch (error) {
+        failed += 1;
+        progress.end(`${image.text}: failed: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    await agent.close();
+  }
+  return failed > 0 ? EXIT.FAILURE : EXIT.OK;
+}
+
+function readCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new UsageError(`cannot read CA file ${file} (${(error as NodeJS.ErrnoException).code})`);
+  }
+}
+
+interface PrefetchContext {
+  agent: Agent;
+  platforms: string[];
+  concurrency: number;
+  progress: Progress;
+}
+
+async function prefetchImage(base: string, image: ImageReference, context: PrefetchContext): Promise<string> {
+  const top = await getManifest(base, image, image.reference, context.agent);
+  const manifests: Array<{ body: Record<string, unknown>; label: string }> = [];
+  if (Array.isArray(top.body.manifests)) {
+    const children = (top.body.manifests as Descriptor[]).filter((d) => wanted(d, context.platforms));
+    if (children.length === 0) throw new Error(`no manifest for ${context.platforms.join(', ')} in the index`);
+    for (const child of children) {
+      const fetched = await getManifest(base, image, child.digest, context.agent);
+      manifests.push({ body: fetched.body, label: platformText(child) });
+    }
+  } else {
+    manifests.push({ body: top.body, label: '' });
+  }
+
+  const blobs = new Map<string, number>();
+  for (const { body } of manifests) {
+    const descriptors = [body.config, ...(Array.isArray(body.layers) ? body.layers : [])] as Array<Descriptor | undefined>;
+    for (const d of descriptors) if (d && typeof d.digest === 'string') blobs.set(d.digest, Number(d.size) || 0);
+  }
+  const totalBytes = [...blobs.values()].reduce((a, b) => a + b, 0);
+  context.progress.begin(image.text, blobs.size, totalBytes);
+  const queue = [...blobs.entries()];
+  const worker = async (): Promise<void> => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [digest, size] = next;
+      const received = await getBlob(base, image, digest, context);
+      if (size > 0 && received !== size) throw new Error(`${digest}: got ${received} bytes, the manifest says ${size}`);
+      context.progress.blobDone(digest, received);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(context.concurrency, Math.max(1, queue.length)) }, worker));
+  const platforms = manifests.map((m) => m.label).filter(Boolean);
+  const summary = `${image.text}: ${top.digest} · ${manifests.length} manifest${manifests.length === 1 ? '' : 's'}${platforms.length ? ` (${platforms.join(', ')})` : ''} · ${blobs.size} blobs · ${formatBytes(totalBytes)}`;
+  context.progress.end(summary);
+  return summary;
+}
+
+async function getManifest(base: string, image: ImageReference, reference: string, agent: Agent): Promise<{ digest: string; body: Record<string, unknown> }> {
+  const response = await fetch(mirrorUrl(base, image, 'manifests', reference), { headers: { accept: UPSTREAM_MANIFEST_ACCEPT }, dispatcher: agent });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`manifest ${reference}: HTTP ${response.status} ${errorCode(text)}`.trim());
+  const body = JSON.parse(text) as Record<string, unknown>;
+  return { digest: response.headers.get('docker-content-digest') ?? reference, body };
+}
+
+async function getBlob(base: string, image: ImageReference, digest: string, context: PrefetchContext): Promise<number> {
+  const response = await fetch(mirrorUrl(base, image, 'blobs', digest), { dispatcher: context.agent });
+  if (response.status !== 200 || !response.body) {
+    const text = await response.text();
+    throw new Error(`blob ${digest}: HTTP ${response.status} ${errorCode(text)}`.trim());
+  }
+  let received = 0;
+  for await (const chunk of response.body) {
+    received += (chunk as Uint8Array).length;
+    context.progress.bytes((chunk as Uint8Array).length);
+  }
+  return received;
+}
+
+function wanted(descriptor: Descriptor, platforms: string[]): boolean {
+  if (platforms.length === 0) return true;
+  const p = descriptor.platform;
+  if (!p) return false;
+  return platforms.some((wantedText) => {
+    const [os, architecture, variant] = wantedText.split('/');
+    return p.os === os && p.architecture === architecture && (variant === undefined || p.variant === variant);
+  });
+}
+
+function platformText(descriptor: Descriptor): string {
+  const p = descriptor.platform;
+  return p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : descriptor.digest.slice(0, 19);
+}
+
+function errorCode(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { errors?: Array<{ code?: string }> };
+    return parsed.errors?.[0]?.code ?? '';
+  } catch {
+    return '';
+  }
+}

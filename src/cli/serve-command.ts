@@ -1,0 +1,62 @@
+// `pullthrough serve`: what `npm start` runs. Builds the app, listens, and closes gracefully on
+// SIGTERM/SIGINT (in-flight responses get a grace period). Resolves with the exit status once closed.
+
+import { parseArgs } from 'node:util';
+import { buildApp } from '../app.ts';
+import { configFile, loadCheckedConfig } from './cli-config.ts';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
+
+/** In-flight responses get this long to finish after SIGTERM before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 25_000;
+
+export const SERVE_HELP = `Usage: pullthrough serve [--config FILE]
+
+Runs the mirror (the same as \`npm start\`): serves the registry API, the status page, /metrics and the
+setup pages on the configured address, with HTTPS when tls is configured. Stops gracefully on SIGTERM
+or SIGINT.
+
+Options:
+  -c, --config FILE   configuration file (default: $PULLTHROUGH_CONFIG, else config/default.yaml)
+  -h, --help          show this help
+
+${EXIT_CODES_HELP}`;
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
+  if (values.help) {
+    process.stdout.write(`${SERVE_HELP}\n`);
+    return EXIT.OK;
+  }
+  const config = loadCheckedConfig(configFile(values.config));
+  const app = await buildApp(config);
+
+  const closed = new Promise<number>((resolve) => {
+    let closing = false;
+    const shutdown = (signal: string): void => {
+      if (closing) return;
+      closing = true;
+      app.log.info({ signal }, 'shutting down');
+      const timer = setTimeout(() => {
+        app.log.warn('shutdown grace period over, exiting');
+        resolve(EXIT.FAILURE);
+      }, SHUTDOWN_GRACE_MS);
+      timer.unref();
+      app.close().then(
+        () => resolve(EXIT.OK),
+        (error: unknown) => {
+          app.log.error({ err: error }, 'error while closing');
+          resolve(EXIT.FAILURE);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  app.log.info(
+    { storage: config.storage.path, metadata: config.metadata.redis ? 'redis' : 'embedded', upstreams: Object.keys(config.upstreams), tls: config.tls !== undefined },
+    'pullthrough ready',
+  );
+  return closed;
+}
