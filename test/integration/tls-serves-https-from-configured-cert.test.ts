@@ -63,4 +63,14 @@ test('an unreadable key or a file that is not PEM stops the start with a message
     assert.match(error.message, /tls\.key: cannot read .*missing\.pem \(ENOENT\)/);
     return true;
   });
+  // A key that is not the certificate's: caught at start, not on the first handshake.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=other',
+    '-keyout', path.join(dir, 'other-key.pem'), '-out', path.join(dir, 'other-cert.pem')], { stdio: 'ignore' });
+  const mismatched = parseConfig({
+    storage: { path: path.join(dir, 'store') },
+    defaultUpstream: 'hub',
+    upstreams: { hub: { url: upstream.url } },
+    tls: { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'other-key.pem') },
+  });
+  await assert.rejects(buildApp(mismatched, { logger: false }), /tls: the certificate and key do not make a TLS context/);
 });
