@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Logger } from '../logger.ts';
+import type { CachedToken } from '../upstream/token-cache.ts';
 
 export interface TagRecord {
   digest: string;
@@ -52,6 +53,16 @@ export class MetadataStore {
 
   async setManifest(digest: string, record: ManifestRecord): Promise<void> {
     await this.bounded('set manifest', this.keyv.set(`manifest:${digest}`, record));
+  }
+
+  /** Upstream tokens shared by replicas, kept only as long as they are valid. */
+  getToken(upstream: string, scope: string): Promise<CachedToken | undefined> {
+    return this.bounded('get token', this.keyv.get<CachedToken>(`token:${upstream}:${scope}`));
+  }
+
+  async setToken(upstream: string, scope: string, token: CachedToken): Promise<void> {
+    const ttl = token.expiresAt - Date.now();
+    if (ttl > 0) await this.bounded('set token', this.keyv.set(`token:${upstream}:${scope}`, token, ttl));
   }
 
   /**

@@ -65,6 +65,13 @@ export const mirrorServices = fp<MirrorServicesOptions>(
           idleTimeoutMs: config.upstreamTimeouts.idle,
           logger: log,
           onResponse: metrics.upstreamResponse,
+          // Replicas share tokens through Redis: one token request per scope for the whole fleet.
+          ...(config.metadata.redis !== undefined && {
+            sharedTokens: {
+              get: (scope) => metadata.getToken(upstream.name, scope),
+              set: (scope, token) => metadata.setToken(upstream.name, scope, token),
+            },
+          }),
         }).meter(metrics),
       );
     }

@@ -11,7 +11,7 @@ import { RegistryError } from '../errors.ts';
 import { type AuthChallenge, parseAuthChallenge } from './auth-challenge.ts';
 import { basicAuthorization, readCredentials } from './credentials.ts';
 import { firstHeader, type RateLimitView, readRateLimit } from './rate-limit.ts';
-import { TokenCache } from './token-cache.ts';
+import { type SharedTokenStore, TokenCache } from './token-cache.ts';
 
 export interface UpstreamResponse {
   status: number;
@@ -35,6 +35,8 @@ export interface RegistryClientOptions {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   logger: Logger;
+  /** Tokens shared with other replicas (per upstream), when there are replicas. */
+  sharedTokens?: SharedTokenStore;
   /** Called for every response the upstream (or its redirect target) sends, for counting. */
   onResponse?: (event: { upstream: string; method: string; status: number; kind: string }) => void;
 }
@@ -45,7 +47,7 @@ const DEFAULT_TOKEN_LIFETIME_S = 60;
 export class RegistryClient {
   readonly upstream: UpstreamConfig;
   private readonly agent: Agent;
-  private readonly tokens = new TokenCache();
+  private readonly tokens: TokenCache;
   private readonly log: Logger;
   private readonly options: RegistryClientOptions;
   /**
@@ -58,6 +60,7 @@ export class RegistryClient {
   constructor(upstream: UpstreamConfig, options: RegistryClientOptions) {
     this.upstream = upstream;
     this.options = options;
+    this.tokens = new TokenCache(options.sharedTokens);
     this.log = options.logger.child({ upstream: upstream.name });
     this.agent = new Agent({
       connect: { timeout: options.connectTimeoutMs },
@@ -88,7 +91,10 @@ export class RegistryClient {
       const hopeless = authorization !== undefined && challenge?.scheme === 'bearer' && challenge.error === 'insufficient_scope';
       if (challenge && !hopeless) {
         this.challenge = challenge;
-        authorization = await this.authorizationFor(scope ?? (challenge.scheme === 'bearer' ? challenge.scope : undefined), true);
+        // Fresh credentials only if the ones we sent were refused; a first challenge may be answered
+        // from a token already cached (by us or another replica).
+        const refused = authorization !== undefined;
+        authorization = await this.authorizationFor(scope ?? (challenge.scheme === 'bearer' ? challenge.scope : undefined), refused);
         // No credentials to offer for a Basic challenge: the 401 is the answer.
         if (authorization !== undefined) {
           await response.body.dump();

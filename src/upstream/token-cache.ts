@@ -1,5 +1,6 @@
 // Bearer tokens per scope, kept until shortly before they expire; concurrent requests for the same
-// scope share one token request.
+// scope share one token request. With a shared store (Redis, for replicas) a token one replica got
+// serves them all.
 
 export interface CachedToken {
   token: string;
@@ -9,9 +10,20 @@ export interface CachedToken {
 /** Renew this long before the upstream's stated expiry, so a token never dies in flight. */
 const EXPIRY_MARGIN_MS = 10_000;
 
+/** Where replicas share tokens; failures there only mean asking the token service again. */
+export interface SharedTokenStore {
+  get(scope: string): Promise<CachedToken | undefined>;
+  set(scope: string, token: CachedToken): Promise<void>;
+}
+
 export class TokenCache {
   private readonly tokens = new Map<string, CachedToken>();
   private readonly pending = new Map<string, Promise<string>>();
+  private readonly shared: SharedTokenStore | undefined;
+
+  constructor(shared?: SharedTokenStore) {
+    this.shared = shared;
+  }
 
   get(scope: string, now = Date.now()): string | undefined {
     const cached = this.tokens.get(scope);
@@ -31,7 +43,7 @@ export class TokenCache {
     }
     let pending = this.pending.get(scope);
     if (!pending) {
-      pending = fetch()
+      pending = this.fromSharedOr(scope, fetch, options.refresh === true)
         .then((fetched) => {
           this.tokens.set(scope, fetched);
           return fetched.token;
@@ -40,6 +52,18 @@ export class TokenCache {
       this.pending.set(scope, pending);
     }
     return pending;
+  }
+
+  /** A still-valid token another replica stored, or a fresh one (which is then shared). */
+  private async fromSharedOr(scope: string, fetch: () => Promise<CachedToken>, refresh: boolean): Promise<CachedToken> {
+    if (!this.shared) return fetch();
+    if (!refresh) {
+      const shared = await this.shared.get(scope).catch(() => undefined);
+      if (shared && shared.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return shared;
+    }
+    const fetched = await fetch();
+    await this.shared.set(scope, fetched).catch(() => undefined);
+    return fetched;
   }
 
   invalidate(scope: string): void {
