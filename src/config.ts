@@ -146,6 +146,7 @@ const ENV_OVERRIDES: Array<[string, (raw: Record<string, unknown>, value: string
   ['PULLTHROUGH_STORAGE_PATH', (raw, value) => { raw.storage = { ...asObject(raw.storage), path: value }; }],
   ['PULLTHROUGH_REDIS_URL', (raw, value) => { raw.metadata = { ...asObject(raw.metadata), redis: value }; }],
   ['PULLTHROUGH_DEFAULT_UPSTREAM', (raw, value) => { raw.defaultUpstream = value; }],
+  ['PULLTHROUGH_TRUST_PROXY', (raw, value) => { raw.trustProxy = value === 'true' || value === '1'; }],
 ];
 
 function asObject(value: unknown): Record<string, unknown> {
