@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { MemoryRegistry } from '../support/memory-registry.ts';
-import { type MirrorProcess, startMirrorProcess } from '../support/mirror-process.ts';
+import { type MirrorProcess, startMirrorProcess, writeMirrorConfig } from './support/mirror-process.ts';
 
 // Three replica processes sharing one Redis and one store directory behave as one mirror: the fleet
 // costs upstream one fetch per blob and per new manifest, and a replica killed mid-fill is replaced by
@@ -20,18 +20,21 @@ before(async () => {
   upstream = await new MemoryRegistry({ tokenAuth: true }).start();
   dir = await mkdtemp(path.join(os.tmpdir(), 'pullthrough-replicas-'));
   replicas = await Promise.all(
-    [0, 1, 2].map((i) =>
-      startMirrorProcess(path.join(dir, `replica-${i}.json`), {
+    [0, 1, 2].map(async (i) => {
+      const replicaDir = path.join(dir, `replica-${i}`);
+      await mkdir(replicaDir);
+      const { file, port } = await writeMirrorConfig(replicaDir, {
         storage: { path: path.join(dir, 'store') },
         metadata: { redis: REDIS_URL },
         defaultUpstream: 'hub',
         upstreams: { hub: { url: upstream.url, defaultNamespace: 'library', tagTtl: '1h' } },
-      }),
-    ),
+      });
+      return startMirrorProcess(replicaDir, file, port);
+    }),
   );
 });
 after(async () => {
-  await Promise.all(replicas.map((replica) => replica.stop('SIGKILL')));
+  await Promise.all(replicas.map((replica) => replica.proc.stop(1_000)));
   await rm(dir, { recursive: true, force: true });
   await upstream.stop();
 });
@@ -87,7 +90,8 @@ test('a replica killed mid-fill: another takes over, its followers get the whole
     await new Promise((resolve) => setTimeout(resolve, 300));
     const onFollowers = followers.map((replica) => fetch(`${replica.url}/v2/${name}/blobs/${digest}`).then(async (r) => Buffer.from(await r.arrayBuffer())));
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await leader.stop('SIGKILL');
+    process.kill(leader.proc.pid, 'SIGKILL');
+    await leader.proc.exited;
     for (const body of await Promise.all(onFollowers)) {
       assert.equal(body.length, bytes.length);
       assert.equal(sha256(body), digest, 'no follower sees a corrupt body');
