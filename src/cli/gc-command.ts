@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from '../duration.ts';
 import { openEviction } from '../eviction/open-eviction.ts';
+import { LocalLocks, RedisLocks } from '../replicas/replica-locks.ts';
 import { formatBytes } from '../observability/byte-size.ts';
 import { BlobStore } from '../storage/blob-store.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
@@ -55,7 +56,9 @@ export async function gcCommand(args: string[]): Promise<number> {
     throw new UsageError('gc: no limit to enforce: set storage.maxSize or storage.maxAge, or pass --max-size / --max-age');
   }
   const store = await BlobStore.attach(config.storage.path);
-  const evictor = openEviction(config, store, cliLogger(), { intervalMs: 0 });
+  const log = cliLogger();
+  const locks = config.metadata.redis ? new RedisLocks(config.metadata.redis, log) : new LocalLocks();
+  const evictor = openEviction(config, store, log, locks, { intervalMs: 0 });
   try {
     const result = await evictor.sweep({ ...limits, dryRun: values['dry-run'] ?? false });
     if (result.status === 'busy') {
@@ -79,5 +82,6 @@ export async function gcCommand(args: string[]): Promise<number> {
     return EXIT.OK;
   } finally {
     await evictor.stop();
+    await locks.close();
   }
 }

@@ -6,7 +6,8 @@ import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { AccessRecorder } from './access-recorder.ts';
 import { type EvictorOptions, Evictor } from './evictor.ts';
-import { FileSweepLock, RedisSweepLock, type SweepLock } from './sweep-lock.ts';
+import type { ReplicaLocks } from '../replicas/replica-locks.ts';
+import { FileSweepLock, LeasedSweepLock, type SweepLock } from './sweep-lock.ts';
 
 /** A served blob's mtime is refreshed at most this often (and always well within the grace period). */
 const MAX_TOUCH_INTERVAL_MS = 60_000;
@@ -15,11 +16,14 @@ export function openEviction(
   config: Config,
   store: BlobStore,
   log: Logger,
+  locks: ReplicaLocks,
   extra: Pick<EvictorOptions, 'metrics' | 'fills' | 'onSwept'> & { intervalMs?: number } = {},
 ): Evictor {
   const { maxSize, maxAge, evictionGrace, evictionInterval } = config.storage;
   const fileLock = new FileSweepLock(store.root);
-  const lock: SweepLock = config.metadata.redis ? new RedisSweepLock(config.metadata.redis, fileLock, log) : fileLock;
+  // Without Redis the in-process locks grant everything, so processes sharing the volume (a `gc` beside
+  // the server) meet at the lock file instead.
+  const lock: SweepLock = config.metadata.redis ? new LeasedSweepLock(locks, fileLock, log) : fileLock;
   return new Evictor({
     store,
     log,

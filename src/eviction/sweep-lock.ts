@@ -2,8 +2,8 @@
 // `pullthrough gc` run next to a server. Two sweepers would not endanger readers (the grace period does
 // that), but each would free the cap's worth of bytes, evicting far more than needed.
 //
-// With Redis configured the lock is a Redis key with a lease (SET NX PX), renewed while the sweep runs,
-// so a sweeper that dies frees it within the lease. Without Redis (or while Redis is unreachable) it is a
+// With Redis configured the lock is the replicas' Redis lease (src/replicas/replica-locks.ts), renewed
+// while the sweep runs, so a sweeper that dies frees it within the lease. Without Redis (or while Redis is unreachable) it is a
 // lock file with a lease beside the blobs on the shared volume: exclusive create, renewed by touching it,
 // taken over once it is older than the lease. A crash during a sweep therefore never blocks eviction for
 // longer than one lease. The in-process part (one sweep per app) is the Evictor's single flight.
@@ -11,11 +11,11 @@
 import { randomUUID } from 'node:crypto';
 import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { createClient } from '@keyv/redis';
 import type { Logger } from '../logger.ts';
+import type { ReplicaLocks } from '../replicas/replica-locks.ts';
 
 export const SWEEP_LEASE_MS = 60_000;
-export const SWEEP_LOCK_KEY = 'pullthrough:eviction:sweeper';
+export const SWEEP_LEASE_NAME = 'eviction:sweeper';
 
 export interface SweepLease {
   /** True once the lease could not be renewed: another sweeper may have taken over, so stop deleting. */
@@ -99,66 +99,31 @@ export class FileSweepLock implements SweepLock {
   }
 }
 
-// Renew and release only a lease that is still ours: a sweeper that stalled past its lease must not
-// extend or delete the lease another one has taken since.
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-
-type RedisClient = ReturnType<typeof createClient>;
-
-/** A Redis key with a lease, in the Redis the metadata uses; the file lock while Redis is unreachable. */
-export class RedisSweepLock implements SweepLock {
-  private readonly client: RedisClient;
-  private readonly log: Logger;
+/** The replicas' shared Redis lease; the lock file while Redis is unreachable. */
+export class LeasedSweepLock implements SweepLock {
+  private readonly locks: ReplicaLocks;
   private readonly fallback: SweepLock;
-  private readonly leaseMs: number;
-  private readonly connecting: Promise<unknown>;
-  private readonly key: string;
+  private readonly log: Logger;
+  private readonly options: { leaseMs: number; name: string };
 
-  constructor(url: string, fallback: SweepLock, log: Logger, options: { leaseMs?: number; key?: string } = {}) {
-    const { leaseMs = SWEEP_LEASE_MS, key = SWEEP_LOCK_KEY } = options;
-    this.key = key;
-    this.log = log;
+  constructor(locks: ReplicaLocks, fallback: SweepLock, log: Logger, options: { leaseMs?: number; name?: string } = {}) {
+    this.locks = locks;
     this.fallback = fallback;
-    this.leaseMs = leaseMs;
-    this.client = createClient({
-      url,
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
-    });
-    this.client.on('error', (error: unknown) => log.debug({ err: error }, 'redis (eviction lock) connection error'));
-    this.connecting = this.client.connect().catch((error: unknown) => log.warn({ err: error }, 'redis (eviction lock) not reachable'));
+    this.log = log;
+    this.options = { leaseMs: options.leaseMs ?? SWEEP_LEASE_MS, name: options.name ?? SWEEP_LEASE_NAME };
   }
 
   async tryAcquire(): Promise<SweepLease | undefined> {
-    const token = randomUUID();
     try {
-      await this.ready();
-      const answer = await this.client.set(this.key, token, { condition: 'NX', expiration: { type: 'PX', value: this.leaseMs } });
-      if (answer !== 'OK') return undefined;
+      return await this.locks.tryAcquire(this.options.name, { leaseMs: this.options.leaseMs, whenUnavailable: 'throw' });
     } catch (error) {
       // Eviction keeps the disk from filling, so it must not stop with Redis: fall back to the volume.
       this.log.warn({ err: error }, 'eviction lock: redis unavailable, using the lock file');
       return this.fallback.tryAcquire();
     }
-    return new RenewedLease(
-      async () => Number(await this.client.eval(RENEW, { keys: [this.key], arguments: [token, String(this.leaseMs)] })) === 1,
-      async () => {
-        await this.client.eval(RELEASE, { keys: [this.key], arguments: [token] });
-      },
-      this.leaseMs,
-    );
   }
 
   async close(): Promise<void> {
-    // A client still trying to reach Redis would never finish a graceful close.
-    if (this.client.isReady) await this.client.close().catch(() => undefined);
-    else if (this.client.isOpen) this.client.destroy();
-  }
-
-  private async ready(): Promise<void> {
-    if (this.client.isReady) return;
-    await Promise.race([this.connecting, new Promise((resolve) => setTimeout(resolve, 1000))]);
-    if (!this.client.isReady) throw new Error('redis not ready');
+    // The replica locks belong to whoever made them (the app, or the gc command).
   }
 }

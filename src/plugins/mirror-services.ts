@@ -83,7 +83,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
     const fills = new BlobFills(store, log);
     const cacheSize = new CacheSizeScanner(store.root);
     cacheSize.start();
-    const eviction = openEviction(config, store, log, {
+    const eviction = openEviction(config, store, log, locks, {
       metrics,
       fills,
       // The status page and /metrics show the size right after a sweep, not minutes later.

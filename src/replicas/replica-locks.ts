@@ -12,26 +12,37 @@ import type { Logger } from '../logger.ts';
 
 /** A dead holder's lease runs out after this long; a live one renews it every third of it. */
 export const LEASE_MS = 6_000;
-const RENEW_EVERY_MS = LEASE_MS / 3;
 const PREFIX = 'pullthrough:lease:';
 const INFO_SUFFIX = ':info';
 
 export interface Lease {
+  /** True once a renewal failed: another holder may have taken over, so stop acting on it. */
+  readonly lost: boolean;
   /** Publishes a short note for followers (e.g. the temp file being written and its size). */
   publish(info: string): Promise<void>;
   release(): Promise<void>;
 }
 
+export interface LeaseOptions {
+  /** Lease length; renewed every third of it. */
+  leaseMs?: number;
+  /**
+   * With Redis unreachable: 'grant' (default) goes ahead, as for fills, where a duplicate fetch is the
+   * only cost; 'throw' lets the caller fall back to another lock.
+   */
+  whenUnavailable?: 'grant' | 'throw';
+}
+
 export interface ReplicaLocks {
   readonly replicaId: string;
   /** Undefined when another live replica holds the lease. */
-  tryAcquire(name: string): Promise<Lease | undefined>;
+  tryAcquire(name: string, options?: LeaseOptions): Promise<Lease | undefined>;
   /** Whether some replica holds the lease, and what it published. */
   peek(name: string): Promise<{ held: boolean; info: string | undefined }>;
   close(): Promise<void>;
 }
 
-const GRANTED: Lease = { publish: async () => undefined, release: async () => undefined };
+const GRANTED: Lease = { lost: false, publish: async () => undefined, release: async () => undefined };
 
 export class LocalLocks implements ReplicaLocks {
   readonly replicaId = randomUUID();
@@ -70,25 +81,34 @@ export class RedisLocks implements ReplicaLocks {
     this.connecting = this.client.connect().catch((error: unknown) => log.warn({ err: error }, 'redis (leases) not reachable'));
   }
 
-  async tryAcquire(name: string): Promise<Lease | undefined> {
+  async tryAcquire(name: string, options: LeaseOptions = {}): Promise<Lease | undefined> {
+    const { leaseMs = LEASE_MS, whenUnavailable = 'grant' } = options;
     const key = PREFIX + name;
     const token = `${this.replicaId}:${randomUUID()}`;
     try {
       await this.ready();
-      const answer = await this.client.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: LEASE_MS } });
+      const answer = await this.client.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } });
       if (answer !== 'OK') return undefined;
     } catch (error) {
+      if (whenUnavailable === 'throw') throw error;
       this.log.warn({ err: error, lease: name }, 'lease not checked (redis unavailable), going ahead');
       return GRANTED;
     }
     const keys = [key, key + INFO_SUFFIX];
+    let lost = false;
     const renewal = setInterval(() => {
-      this.client.eval(RENEW, { keys, arguments: [token, String(LEASE_MS)] }).catch(() => undefined);
-    }, RENEW_EVERY_MS);
+      this.client.eval(RENEW, { keys, arguments: [token, String(leaseMs)] }).then(
+        (renewed) => (lost ||= Number(renewed) !== 1),
+        () => (lost = true),
+      );
+    }, leaseMs / 3);
     renewal.unref();
     return {
+      get lost() {
+        return lost;
+      },
       publish: async (info) => {
-        await this.client.eval(PUBLISH, { keys, arguments: [token, info, String(LEASE_MS)] }).catch(() => undefined);
+        await this.client.eval(PUBLISH, { keys, arguments: [token, info, String(leaseMs)] }).catch(() => undefined);
       },
       release: async () => {
         clearInterval(renewal);

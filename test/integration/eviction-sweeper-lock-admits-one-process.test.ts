@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
-import { FileSweepLock, RedisSweepLock } from '../../src/eviction/sweep-lock.ts';
+import { FileSweepLock, LeasedSweepLock } from '../../src/eviction/sweep-lock.ts';
+import { RedisLocks } from '../../src/replicas/replica-locks.ts';
 
 // Replicas sharing a store (and a `pullthrough gc` beside a server) sweep one at a time.
 
@@ -21,9 +22,10 @@ after(async () => {
 });
 
 test('with Redis: a second sweeper is refused while the first holds the lease, admitted after release', async () => {
-  const key = `pullthrough:test:sweeper:${randomUUID()}`;
-  const first = new RedisSweepLock(REDIS_URL, new FileSweepLock(dir), log, { key });
-  const second = new RedisSweepLock(REDIS_URL, new FileSweepLock(dir), log, { key });
+  const name = `test:sweeper:${randomUUID()}`;
+  const [firstLocks, secondLocks] = [new RedisLocks(REDIS_URL, log), new RedisLocks(REDIS_URL, log)];
+  const first = new LeasedSweepLock(firstLocks, new FileSweepLock(dir), log, { name });
+  const second = new LeasedSweepLock(secondLocks, new FileSweepLock(dir), log, { name });
   try {
     const lease = await first.tryAcquire();
     assert.ok(lease);
@@ -33,25 +35,26 @@ test('with Redis: a second sweeper is refused while the first holds the lease, a
     assert.ok(next);
     await next.release();
   } finally {
-    await first.close();
-    await second.close();
+    await firstLocks.close();
+    await secondLocks.close();
   }
 });
 
 test('with Redis: a sweeper that died frees the lock when its lease runs out', async () => {
-  const key = `pullthrough:test:sweeper:${randomUUID()}`;
-  const dead = new RedisSweepLock(REDIS_URL, new FileSweepLock(dir), log, { key, leaseMs: 300 });
-  const other = new RedisSweepLock(REDIS_URL, new FileSweepLock(dir), log, { key, leaseMs: 300 });
+  const name = `test:sweeper:${randomUUID()}`;
+  const [deadLocks, otherLocks] = [new RedisLocks(REDIS_URL, log), new RedisLocks(REDIS_URL, log)];
+  const dead = new LeasedSweepLock(deadLocks, new FileSweepLock(dir), log, { name, leaseMs: 300 });
+  const other = new LeasedSweepLock(otherLocks, new FileSweepLock(dir), log, { name, leaseMs: 300 });
   try {
     assert.ok(await dead.tryAcquire());
-    await dead.close(); // no more renewals: as if the process died
+    await deadLocks.close(); // no more renewals: as if the process died
     assert.equal(await other.tryAcquire(), undefined);
     await new Promise((resolve) => setTimeout(resolve, 400));
     const lease = await other.tryAcquire();
     assert.ok(lease);
     await lease.release();
   } finally {
-    await other.close();
+    await otherLocks.close();
   }
 });
 
