@@ -54,6 +54,34 @@ export async function runWrk(url: string, connections: number, seconds: number):
   };
 }
 
+export interface WrkSpreadResult {
+  /** Sum of the wrk processes' rates: the aggregate the mirror (or fleet) served. */
+  requestsPerSecond: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+  /** Each wrk process's own rate, in the order of `urls`. */
+  perProcess: number[];
+}
+
+/**
+ * One wrk process per URL, run at once, `connections` split between them as evenly as possible (16 over 3:
+ * 6 + 5 + 5): a load spread without a balancer in the path. Give the same URL several times to load one server
+ * through the same number of wrk processes, so a 1-server and an N-server figure cost the load generator alike.
+ */
+export async function runWrkSpread(urls: string[], connections: number, seconds: number): Promise<WrkSpreadResult> {
+  const split = urls.map((_, i) => Math.floor(connections / urls.length) + (i < connections % urls.length ? 1 : 0));
+  const results = await Promise.all(urls.map((url, i) => runWrk(url, split[i] as number, seconds)));
+  const sum = (f: (r: WrkResult) => number): number => results.reduce((a, r) => a + f(r), 0);
+  return {
+    requestsPerSecond: sum((r) => r.requestsPerSecond),
+    requests: sum((r) => r.requests),
+    errors: sum((r) => r.errors),
+    non2xx: sum((r) => r.non2xx),
+    perProcess: results.map((r) => r.requestsPerSecond),
+  };
+}
+
 export interface CurlResult {
   status: number;
   bytes: number;
@@ -67,17 +95,22 @@ export interface CurlBatch {
   wallSeconds: number;
 }
 
-/** `clients` concurrent curl processes, each GETting `url` once into /dev/null. */
-export async function runCurls(url: string, clients: number, headers: Record<string, string> = {}): Promise<CurlBatch> {
+/**
+ * `clients` concurrent curl processes, each GETting `url` once into /dev/null. `url` may be a list: client i
+ * GETs `url[i % url.length]` (clients spread over replicas).
+ */
+export async function runCurls(url: string | string[], clients: number, headers: Record<string, string> = {}): Promise<CurlBatch> {
+  const urls = typeof url === 'string' ? [url] : url;
   const args = ['-sS', '-o', '/dev/null', '--max-time', '300', '-w', '%{http_code} %{size_download} %{time_starttransfer} %{time_total}'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
-  args.push(url);
   const start = performance.now();
-  const outs = await Promise.all(Array.from({ length: clients }, () => runCommand('curl', args, { timeoutMs: 310_000 })));
+  const outs = await Promise.all(
+    Array.from({ length: clients }, (_, i) => runCommand('curl', [...args, urls[i % urls.length] as string], { timeoutMs: 310_000 })),
+  );
   const wallSeconds = (performance.now() - start) / 1000;
   const results = outs.map((o) => {
     const [status, bytes, ttfb, total] = o.stdout.trim().split(' ').map(Number);
-    if (o.code !== 0) throw new Error(`curl ${url} exited ${o.code}: ${o.stderr}`);
+    if (o.code !== 0) throw new Error(`curl ${urls.join(' | ')} exited ${o.code}: ${o.stderr}`);
     return { status: status ?? 0, bytes: bytes ?? 0, ttfbSeconds: ttfb ?? NaN, totalSeconds: total ?? NaN };
   });
   return { results, wallSeconds };
@@ -122,6 +155,14 @@ export async function readMemory(pid: number): Promise<{ rss: number; hwm: numbe
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/** CPU time (user + system) a process has used so far, in seconds, from /proc/PID/stat (clock ticks of 1/100 s). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Resets the process's peak RSS (VmHWM) to its current RSS: `5` to clear_refs (Linux ≥ 4.0, same user). */

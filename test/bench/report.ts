@@ -144,3 +144,74 @@ export function markdownTable(rows: ReportRow[]): string {
   }
   return lines.join('\n');
 }
+
+// Replicas (issue 6): the same pullthrough (Redis, one shared store directory) as 1 process and as N processes,
+// under the same load spread. Its own table: the columns are 1 replica and N replicas, the ratio N ÷ 1.
+
+export type ReplicaMetricKey = 'warmTagRps' | 'warmSmallBlobRps' | 'coldHerdUpstreamGets' | 'coldHerdTotalS';
+export type ReplicaMetrics = Partial<Record<ReplicaMetricKey, number>>;
+
+export interface ReplicaRowSpec {
+  key: ReplicaMetricKey;
+  row: string;
+  unit: string;
+  /** An absolute bound each column must meet; none where the issue sets no figure (throughput is measured). */
+  target?: { op: '==' | '<=' | '>='; value: number; text: string };
+}
+
+export function replicaRowSpecs(replicas: number, z: { herd: string; herdClients: number }): ReplicaRowSpec[] {
+  return [
+    { key: 'warmTagRps', row: `replicas: warm tag manifest (16 conn spread over ${replicas} wrk)`, unit: 'req/s' },
+    { key: 'warmSmallBlobRps', row: `replicas: warm small blob 1 MiB (16 conn spread over ${replicas} wrk)`, unit: 'req/s' },
+    {
+      key: 'coldHerdUpstreamGets',
+      row: `replicas: cold herd ${z.herdClients} × ${z.herd}: upstream GETs`,
+      unit: 'GETs',
+      target: { op: '==', value: 1, text: '= 1' },
+    },
+    { key: 'coldHerdTotalS', row: `replicas: cold herd ${z.herdClients} × ${z.herd}: total`, unit: 's' },
+  ];
+}
+
+export interface ReplicaReportRow {
+  row: string;
+  unit: string;
+  one: number | undefined;
+  many: number | undefined;
+  /** many ÷ one. */
+  ratio: number | undefined;
+  target: string | undefined;
+  met: { one?: boolean; many?: boolean };
+}
+
+export function buildReplicaRows(specs: ReplicaRowSpec[], one: ReplicaMetrics, many: ReplicaMetrics): ReplicaReportRow[] {
+  return specs.map((spec) => {
+    const a = one[spec.key];
+    const b = many[spec.key];
+    const met: ReplicaReportRow['met'] = {};
+    if (spec.target !== undefined) {
+      if (a !== undefined && Number.isFinite(a)) met.one = check(spec.target.op, a, spec.target.value);
+      if (b !== undefined && Number.isFinite(b)) met.many = check(spec.target.op, b, spec.target.value);
+    }
+    return {
+      row: spec.row,
+      unit: spec.unit,
+      one: a,
+      many: b,
+      ratio: a !== undefined && b !== undefined && a !== 0 ? b / a : undefined,
+      target: spec.target?.text,
+      met,
+    };
+  });
+}
+
+export function replicaMarkdownTable(rows: ReplicaReportRow[], replicas: number): string {
+  const lines = [
+    `| row | unit | 1 replica | ${replicas} replicas | ratio (${replicas} ÷ 1) | target | met (1 / ${replicas}) |`,
+    '|---|---|--:|--:|--:|---|---|',
+  ];
+  for (const r of rows) {
+    lines.push(`| ${r.row} | ${r.unit} | ${fmt(r.one)} | ${fmt(r.many)} | ${fmtRatio(r.ratio)} | ${r.target ?? '–'} | ${fmtMet(r.met.one)} / ${fmtMet(r.met.many)} |`);
+  }
+  return lines.join('\n');
+}

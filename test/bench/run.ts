@@ -2,6 +2,8 @@
 // by side on this machine, all on 127.0.0.1 (issue 3). Not a test: it measures, prints a markdown table and writes
 // JSON to bench-results/latest.json. It exits non-zero when a system answers wrongly (a benchmark of errors is
 // worthless) and, with --smoke, when a row produced no number. Missed targets are reported, not failed.
+// With Redis it also runs issue 6's rows: 3 pullthrough replicas (one Redis, one shared store directory) against
+// 1, under the same load spread (`--only=pullthrough-replicas` runs just those).
 
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -22,12 +24,25 @@ import {
   resetPeakMemory,
   runCurls,
   runWrk,
+  runWrkSpread,
+  cpuSeconds,
   sampleRss,
   type CurlBatch,
 } from './load.ts';
-import { buildRows, markdownTable, rowSpecs, type Metrics, type SystemId } from './report.ts';
+import {
+  buildReplicaRows,
+  buildRows,
+  markdownTable,
+  replicaMarkdownTable,
+  replicaRowSpecs,
+  rowSpecs,
+  type Metrics,
+  type ReplicaMetricKey,
+  type ReplicaMetrics,
+  type SystemId,
+} from './report.ts';
 import { pushRandomBlob, type PushedBlob } from './seed-blob.ts';
-import { startDistributionProxy, startPullthrough, type SystemUnderTest } from './systems.ts';
+import { startDistributionProxy, startPullthrough, startReplicas, type SystemUnderTest } from './systems.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MiB = 1024 * 1024;
@@ -37,6 +52,8 @@ const skipBuild = process.argv.includes('--no-build');
 /** `--only=distribution,pullthrough-embedded`: a subset of the systems, e.g. while profiling one row. */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 
+const REPLICAS = 3;
+const REPLICAS_ID = 'pullthrough-replicas';
 const P = smoke
   ? { reps: 1, wrkSeconds: 1, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
   : { reps: 3, wrkSeconds: 5, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
@@ -96,9 +113,11 @@ interface Seeds {
   coldLarge: PushedBlob[];
   herd: PushedBlob[];
   mem: PushedBlob;
+  /** Cold herd blobs of the replica rows, one per repetition: all clients on one replica, and spread over all. */
+  replicaHerd: { one: PushedBlob[]; many: PushedBlob[] };
 }
 
-async function seed(upstream: UpstreamRegistry, runId: string): Promise<Seeds> {
+async function seed(upstream: UpstreamRegistry, runId: string, withReplicas: boolean): Promise<Seeds> {
   const repo = `library/bench-${runId}`;
   const economyRepo = `library/bench-${runId}-econ`;
   const image = await seedImage(upstream, { name: repo, tag: 'v1', kind: 'oci', content: 'random', extraLayerBytes: 512 * 1024 });
@@ -111,8 +130,15 @@ async function seed(upstream: UpstreamRegistry, runId: string): Promise<Seeds> {
   for (let i = 0; i < P.reps; i++) coldLarge.push(await push(P.coldLarge));
   for (let i = 0; i < P.reps; i++) herd.push(await push(P.herd));
   const mem = await push(P.memBlob);
+  const replicaHerd: Seeds['replicaHerd'] = { one: [], many: [] };
+  if (withReplicas) {
+    for (let i = 0; i < P.reps; i++) {
+      replicaHerd.one.push(await push(P.herd));
+      replicaHerd.many.push(await push(P.herd));
+    }
+  }
   upstream.tokenServer?.resetCounts();
-  return { repo, image, economyRepo, economyImage, small, warmLarge, coldLarge, herd, mem };
+  return { repo, image, economyRepo, economyImage, small, warmLarge, coldLarge, herd, mem, replicaHerd };
 }
 
 function checkBatch(what: string, batch: CurlBatch, size: number): void {
@@ -282,6 +308,96 @@ async function benchSystem(sys: SystemUnderTest, proxy: CountingProxy, economyPr
   return { metrics, samples, notes };
 }
 
+interface ReplicaRun {
+  /** Medians: `one` = all load on replica 0, `many` = the same load spread over all replicas. */
+  metrics: { one: ReplicaMetrics; many: ReplicaMetrics };
+  samples: Record<string, number[]>;
+  notes: Record<string, unknown>;
+}
+
+/**
+ * Issue 6: N replicas (one Redis, one store) as one mirror. Every figure is taken twice in the same phase, with the
+ * same load generators: all of it aimed at replica 0 ("1 replica"; the others idle), then spread over all of them.
+ * The order alternates between repetitions so a disturbance on the machine does not always hit the same column.
+ */
+async function benchReplicas(replicas: SystemUnderTest[], proxy: CountingProxy, s: Seeds): Promise<ReplicaRun> {
+  const bases = replicas.map((r) => `${r.url}/v2/${s.repo}`);
+  const first = bases[0] as string;
+  const targets = { one: bases.map(() => first), many: bases };
+  const samples: Record<string, number[]> = {};
+  const notes: Record<string, unknown> = {};
+  const add = (key: string, v: number): void => {
+    (samples[key] ??= []).push(v);
+  };
+  const order = (rep: number): Array<'one' | 'many'> => (rep % 2 === 0 ? ['one', 'many'] : ['many', 'one']);
+
+  say(`${REPLICAS} replicas: verifying every replica's answers and warming the shared cache`);
+  for (let i = 0; i < 2; i++) {
+    for (const base of bases) {
+      await expectManifest('replica: GET manifest by tag', `${base}/manifests/${s.image.tag}`, s.image);
+      await expectManifest('replica: GET manifest by digest', `${base}/manifests/${s.image.digest}`, s.image);
+      await expectBlob('replica: GET small blob', `${base}/blobs/${s.small.digest}`, s.small);
+    }
+  }
+  notes.upstreamRequestsDuringWarmUp = proxy.count();
+  proxy.resetCounts();
+
+  say(`${REPLICAS} replicas: warm tag manifest and small blob, 1 vs ${REPLICAS} replicas (${REPLICAS} wrk, 16 connections)`);
+  const rows: Array<[ReplicaMetricKey, string]> = [
+    ['warmTagRps', `/manifests/${s.image.tag}`],
+    ['warmSmallBlobRps', `/blobs/${s.small.digest}`],
+  ];
+  // Where the machine's CPU went: each replica's share (100 = one core) during each run.
+  const perWrk: Array<{ row: ReplicaMetricKey; replicas: 'one' | 'many'; reqPerSecondPerWrk: number[]; replicaCpuPercent: number[] }> = [];
+  const cpu = (): Promise<number[]> => Promise.all(replicas.map((r) => cpuSeconds(r.pid)));
+  for (const [key, path] of rows) {
+    // JIT warm-up of every replica, so the idle ones of the 1-replica figure do not start cold in the spread one.
+    await runWrkSpread(bases.map((b) => `${b}${path}`), 16, 1);
+    for (let i = 0; i < P.reps; i++) {
+      for (const which of order(i)) {
+        const cpuBefore = await cpu();
+        const r = await runWrkSpread(targets[which].map((b) => `${b}${path}`), 16, P.wrkSeconds);
+        const cpuAfter = await cpu();
+        expect(r.errors === 0 && r.non2xx === 0, `replicas ${key} (${which}): wrk saw ${r.non2xx} non-2xx answers and ${r.errors} socket errors in ${r.requests} requests`);
+        add(`${which}.${key}`, r.requestsPerSecond);
+        perWrk.push({
+          row: key,
+          replicas: which,
+          reqPerSecondPerWrk: r.perProcess.map((v) => Math.round(v)),
+          replicaCpuPercent: cpuAfter.map((c, j) => Math.round(((c - (cpuBefore[j] ?? 0)) / P.wrkSeconds) * 100)),
+        });
+      }
+    }
+  }
+  notes.upstreamRequestsDuringWarmRows = proxy.count();
+  notes.perWrkProcess = perWrk;
+
+  say(`${REPLICAS} replicas: cold herd (${P.herdClients} curls on one replica, then spread over ${REPLICAS})`);
+  for (let i = 0; i < P.reps; i++) {
+    for (const which of order(i)) {
+      const blob = s.replicaHerd[which][i];
+      if (blob === undefined) continue;
+      proxy.resetCounts();
+      const batch = await runCurls(targets[which].map((b) => `${b}/blobs/${blob.digest}`), P.herdClients);
+      checkBatch(`replicas cold herd (${which})`, batch, blob.size);
+      await new Promise((r) => setTimeout(r, 300));
+      const hex = blob.digest.slice('sha256:'.length);
+      add(`${which}.coldHerdUpstreamGets`, proxy.count({ method: 'GET', kind: 'blob', pathIncludes: hex }));
+      add(`${which}.coldHerdUpstreamHeads`, proxy.count({ method: 'HEAD', kind: 'blob', pathIncludes: hex }));
+      add(`${which}.coldHerdTotalS`, batch.wallSeconds);
+      // Kept whole and correct, and served from the shared store by every replica.
+      for (const base of bases) await expectBlob(`replicas cold herd blob (${which}), fetched again`, `${base}/blobs/${blob.digest}`, blob);
+    }
+  }
+
+  const metrics: ReplicaRun['metrics'] = { one: {}, many: {} };
+  for (const [k, v] of Object.entries(samples)) {
+    const [which, key] = k.split('.') as ['one' | 'many', ReplicaMetricKey];
+    metrics[which][key] = median(v);
+  }
+  return { metrics, samples, notes };
+}
+
 async function directReference(upstream: UpstreamRegistry, s: Seeds): Promise<{ metrics: Metrics; samples: Record<string, number[]> }> {
   // A client pulling straight from the upstream, through a counting proxy like the mirrors' (the same path their
   // bytes take), with a pull token minted up front: no token dance in the timing, as for a warmed-up client.
@@ -335,7 +451,8 @@ async function main(): Promise<number> {
   }
   const entry = join(ROOT, 'dist', 'server.js');
   const withRedis = await redisReachable(REDIS_URL);
-  if (!withRedis) say(`Redis not reachable at ${REDIS_URL}: pullthrough runs with the embedded store only`);
+  if (!withRedis) say(`Redis not reachable at ${REDIS_URL}: pullthrough runs with the embedded store only, no replica rows`);
+  const withReplicas = withRedis && (only === undefined || only.includes(REPLICAS_ID));
 
   const tmp = await makeTempDir('bench');
   let upstream: UpstreamRegistry | undefined;
@@ -343,11 +460,12 @@ async function main(): Promise<number> {
   const perSystem: Partial<Record<SystemId, SystemRun>> = {};
   let seeds: Seeds | undefined;
   let direct: { metrics: Metrics; samples: Record<string, number[]> } = { metrics: {}, samples: {} };
+  let replicaRun: ReplicaRun | undefined;
   try {
     say('starting the upstream registry (token auth) and seeding it');
     upstream = await startUpstreamRegistry({ auth: 'token' });
     const seedStart = Date.now();
-    seeds = await seed(upstream, runId);
+    seeds = await seed(upstream, runId, withReplicas);
     say(`seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
     direct = await directReference(upstream, seeds);
 
@@ -381,6 +499,28 @@ async function main(): Promise<number> {
         if (economyProxy !== proxy) await economyProxy.close();
       }
     }
+
+    if (withReplicas) {
+      // This run's keys cleared, so the replicas do not start from the tags and manifests pullthrough-redis left.
+      await cleanRedis(runId, [seeds.image.digest, seeds.economyImage.digest]);
+      const proxy = await startCountingProxy(upstream.directUrl);
+      const dir = join(tmp, REPLICAS_ID);
+      await mkdir(dir, { recursive: true });
+      let replicas: SystemUnderTest[] = [];
+      try {
+        say(`starting ${REPLICAS} pullthrough replicas (one Redis, one store directory)`);
+        const opts = { entry, redis: REDIS_URL, upstream: login(proxy.url) };
+        replicas = await startReplicas(dir, REPLICAS, opts);
+        replicaRun = await benchReplicas(replicas, proxy, seeds);
+      } catch (e) {
+        const logs = (await Promise.all(replicas.map(async (r) => `--- ${r.label} log tail ---\n${(await r.log()).slice(-1500)}`))).join('\n');
+        failures.push({ system: REPLICAS_ID, error: `${(e as Error).message}\n${logs}` });
+        say(`${REPLICAS_ID} FAILED: ${(e as Error).message}`);
+      } finally {
+        await Promise.all(replicas.map((r) => r.stop()));
+        await proxy.close();
+      }
+    }
   } finally {
     if (withRedis && seeds !== undefined) {
       await cleanRedis(runId, [seeds.image.digest, seeds.economyImage.digest]).catch(() => undefined);
@@ -403,6 +543,8 @@ async function main(): Promise<number> {
   for (const [id, run] of Object.entries(perSystem)) metrics[id as SystemId] = run.metrics;
   const rows = buildRows(specs, metrics, direct.metrics);
   const table = markdownTable(rows);
+  const replicaSpecs = replicaRowSpecs(REPLICAS, { herd: size(P.herd), herdClients: P.herdClients });
+  const replicaRows = replicaRun === undefined ? [] : buildReplicaRows(replicaSpecs, replicaRun.metrics.one, replicaRun.metrics.many);
   const runtimeSeconds = (Date.now() - started) / 1000;
 
   if (smoke) {
@@ -410,6 +552,14 @@ async function main(): Promise<number> {
       for (const id of Object.keys(perSystem) as SystemId[]) {
         const v = metrics[id]?.[spec.key];
         if (v === undefined || !Number.isFinite(v)) failures.push({ system: id, error: `smoke: row "${spec.row}" produced no number` });
+      }
+    }
+    if (withReplicas) {
+      for (const spec of replicaSpecs) {
+        const r = replicaRows.find((x) => x.row === spec.row);
+        if (r === undefined || !Number.isFinite(r.one ?? NaN) || !Number.isFinite(r.many ?? NaN)) {
+          failures.push({ system: REPLICAS_ID, error: `smoke: row "${spec.row}" produced no number` });
+        }
       }
     }
   }
@@ -420,7 +570,14 @@ async function main(): Promise<number> {
     `Ratio = pullthrough ÷ distribution. Upstream economy: ${P.econPulls} docker-like pulls (HEAD tag, GET manifest by digest, blobs) ` +
     `spread over ${P.econWindowS} s, pullthrough tagTtl ${P.econTtlS} s (${economyWindows} freshness windows); distribution has no tag TTL. ` +
     `"Upstream direct" = curl through a counting proxy like the mirrors', with a pre-minted token.`;
-  const out = [`## pullthrough vs distribution 2.8 proxy (${new Date().toISOString().slice(0, 10)})`, '', machineLine, setup, '', table, ''].join('\n');
+  const replicaSetup =
+    `${REPLICAS} pullthrough processes sharing one Redis and one store directory, same machine. "1 replica": the load all on ` +
+    `replica 0 (the others idle); "${REPLICAS} replicas": the same load spread over all. Warm rows: ${REPLICAS} wrk processes at once ` +
+    `(1 thread each, 16 connections split ${Array.from({ length: REPLICAS }, (_, i) => Math.floor(16 / REPLICAS) + (i < 16 % REPLICAS ? 1 : 0)).join(' + ')}), ` +
+    `req/s summed. Cold herd: ${P.herdClients} curls on one cold blob, client i on replica i mod ${REPLICAS}; upstream GETs counted. Ratio = ${REPLICAS} ÷ 1.`;
+  const replicaPart =
+    replicaRun === undefined ? [] : ['', `### Replicas: 1 vs ${REPLICAS} (pullthrough, Redis, one shared store)`, '', replicaSetup, '', replicaMarkdownTable(replicaRows, REPLICAS)];
+  const out = [`## pullthrough vs distribution 2.8 proxy (${new Date().toISOString().slice(0, 10)})`, '', machineLine, setup, '', table, ...replicaPart, ''].join('\n');
   process.stdout.write(`\n${out}\n`);
 
   const resultsDir = join(ROOT, 'bench-results');
@@ -435,6 +592,8 @@ async function main(): Promise<number> {
     rows,
     directReference: direct,
     systems: perSystem,
+    replicaRows,
+    replicas: replicaRun === undefined ? undefined : { count: REPLICAS, ...replicaRun },
     failures,
     markdown: out,
   };

@@ -98,13 +98,17 @@ export interface PullthroughOptions {
   redis?: string;
   /** The main upstream (long tagTtl: warm rows stay inside the freshness window). */
   upstream: UpstreamLogin;
-  /** The economy row's upstream: same registry through another counting proxy, short tagTtl. */
-  economyUpstream: UpstreamLogin;
-  economyTagTtl: string;
+  /** The economy row's upstream: same registry through another counting proxy, short tagTtl (none: no `econ`). */
+  economyUpstream?: UpstreamLogin;
+  economyTagTtl?: string;
+  /** The blob store; defaults to `dir`/storage. Replicas share one (with one Redis). */
+  storagePath?: string;
+  /** Overrides the id and label (replicas: pullthrough-replica-0, …). */
+  name?: string;
 }
 
 export async function startPullthrough(dir: string, opts: PullthroughOptions): Promise<SystemUnderTest> {
-  const storage = join(dir, 'storage');
+  const storage = opts.storagePath ?? join(dir, 'storage');
   await mkdir(storage, { recursive: true });
   const logFile = join(dir, 'pullthrough.log');
   const port = await freePort();
@@ -125,15 +129,19 @@ export async function startPullthrough(dir: string, opts: PullthroughOptions): P
         // The bench's clients are anonymous; the upstream holds nothing private.
         public: true,
       },
-      econ: {
-        url: opts.economyUpstream.url,
-        defaultNamespace: 'library',
-        tagTtl: opts.economyTagTtl,
-        username: opts.economyUpstream.username,
-        passwordEnv: 'BENCH_UPSTREAM_PASSWORD',
-        // The bench's clients are anonymous; the upstream holds nothing private.
-        public: true,
-      },
+      ...(opts.economyUpstream === undefined
+        ? {}
+        : {
+            econ: {
+              url: opts.economyUpstream.url,
+              defaultNamespace: 'library',
+              tagTtl: opts.economyTagTtl ?? '5s',
+              username: opts.economyUpstream.username,
+              passwordEnv: 'BENCH_UPSTREAM_PASSWORD',
+              // The bench's clients are anonymous; the upstream holds nothing private.
+              public: true,
+            },
+          }),
     },
   };
   const configPath = join(dir, 'pullthrough.yaml');
@@ -149,12 +157,32 @@ export async function startPullthrough(dir: string, opts: PullthroughOptions): P
   }
   const kind = opts.redis === undefined ? 'embedded' : 'redis';
   return {
-    id: `pullthrough-${kind}`,
-    label: `pullthrough (${kind})`,
+    id: opts.name ?? `pullthrough-${kind}`,
+    label: opts.name ?? `pullthrough (${kind})`,
     url,
     pid: proc.pid,
     economyPrefix: `${url}/econ`,
     log: () => readFile(logFile, 'utf8').catch(() => ''),
     stop: () => proc.stop(10_000),
   };
+}
+
+/**
+ * `count` pullthrough processes acting as one mirror (issue 6): one Redis, one shared store directory, each its own
+ * port, config and log under `dir`/replica-N. Started one after another; all stopped if one fails to start.
+ */
+export async function startReplicas(dir: string, count: number, opts: PullthroughOptions & { redis: string }): Promise<SystemUnderTest[]> {
+  const storagePath = join(dir, 'shared-storage');
+  const started: SystemUnderTest[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const own = join(dir, `replica-${i}`);
+      await mkdir(own, { recursive: true });
+      started.push(await startPullthrough(own, { ...opts, storagePath, name: `pullthrough-replica-${i}` }));
+    }
+  } catch (e) {
+    await Promise.all(started.map((r) => r.stop()));
+    throw e;
+  }
+  return started;
 }
