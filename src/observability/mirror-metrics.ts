@@ -136,32 +136,31 @@ export class MirrorMetrics {
         this.set(sources()?.cacheSize.view.blobs ?? 0);
       },
     });
-    new Gauge({
-      name: 'pullthrough_upstream_ratelimit_remaining',
-      help: 'Last ratelimit-remaining an upstream reported (Docker Hub: pulls left in the window)',
-      labelNames: ['upstream'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const upstream of sources()?.upstreams ?? []) {
-          const view = sources()?.rateLimit(upstream);
-          if (view) this.set({ upstream }, view.remaining);
-        }
-      },
-    });
-    new Gauge({
-      name: 'pullthrough_upstream_ratelimit_limit',
-      help: 'Last ratelimit-limit an upstream reported (Docker Hub: pulls allowed per window)',
-      labelNames: ['upstream'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const upstream of sources()?.upstreams ?? []) {
-          const view = sources()?.rateLimit(upstream);
-          if (view) this.set({ upstream }, view.limit);
-        }
-      },
-    });
+    const rateLimitGauge = (name: string, help: string, pick: (view: RateLimitView) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['upstream'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const upstream of sources()?.upstreams ?? []) {
+            const view = sources()?.rateLimit(upstream);
+            if (view) this.set({ upstream }, pick(view));
+          }
+        },
+      });
+    };
+    rateLimitGauge(
+      'pullthrough_upstream_ratelimit_remaining',
+      'Last ratelimit-remaining an upstream reported (Docker Hub: pulls left in the window)',
+      (view) => view.remaining,
+    );
+    rateLimitGauge(
+      'pullthrough_upstream_ratelimit_limit',
+      'Last ratelimit-limit an upstream reported (Docker Hub: pulls allowed per window)',
+      (view) => view.limit,
+    );
     new Gauge({
       name: 'pullthrough_upstream_up',
       help: 'Whether the last contact with an upstream succeeded (1) or failed (0); absent before the first',
