@@ -48,6 +48,8 @@ const upstreamUrl = z
   .refine((value) => /^https?:\/\//.test(value), 'must be an http:// or https:// URL')
   .transform((value) => value.replace(/\/+$/, ''));
 
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
+
 const upstream = z
   .object({
     url: upstreamUrl,
@@ -106,7 +108,22 @@ const schema = z
     // A section whose keys are all commented out reads as null in YAML: same as absent.
     metadata: z.preprocess(
       (value) => value ?? {},
-      z.object({ redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional() }).strict(),
+      z
+        .object({
+          redis: redisUrl.optional(),
+          // A Redis Cluster: some of its nodes' URLs (the rest are discovered).
+          redisCluster: z.array(redisUrl).min(1).optional(),
+          // Redis behind Sentinel: the monitored master's name and some sentinels (host:port).
+          redisSentinel: z
+            .object({ name: z.string().min(1), sentinels: z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port')).min(1) })
+            .strict()
+            .optional(),
+        })
+        .strict()
+        .refine(
+          (value) => [value.redis, value.redisCluster, value.redisSentinel].filter((v) => v !== undefined).length <= 1,
+          'set one of redis, redisCluster, redisSentinel',
+        ),
     ),
     defaultUpstream: z.string().min(1),
     // X-Forwarded-Host/-Proto/-For name the client's view only when a trusted proxy set them.

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from '../duration.ts';
 import { openEviction } from '../eviction/open-eviction.ts';
-import { LocalLocks, RedisLocks } from '../replicas/replica-locks.ts';
+import { openReplicaLocks } from '../replicas/replica-locks.ts';
 import { formatBytes } from '../observability/byte-size.ts';
 import { BlobStore } from '../storage/blob-store.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
@@ -57,7 +57,7 @@ export async function gcCommand(args: string[]): Promise<number> {
   }
   const store = await BlobStore.attach(config.storage.path);
   const log = cliLogger();
-  const locks = config.metadata.redis ? new RedisLocks(config.metadata.redis, log) : new LocalLocks();
+  const locks = openReplicaLocks(config.metadata, log);
   const evictor = openEviction(config, store, log, locks, { intervalMs: 0 });
   try {
     const result = await evictor.sweep({ ...limits, dryRun: values['dry-run'] ?? false });

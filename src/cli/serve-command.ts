@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { buildApp } from '../app.ts';
+import { usesRedis } from '../metadata/redis-connection.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
 
@@ -55,7 +56,7 @@ export async function serveCommand(args: string[]): Promise<number> {
 
   await app.listen({ host: config.listen.host, port: config.listen.port });
   app.log.info(
-    { storage: config.storage.path, metadata: config.metadata.redis ? 'redis' : 'embedded', upstreams: Object.keys(config.upstreams), tls: config.tls !== undefined },
+    { storage: config.storage.path, metadata: usesRedis(config) ? 'redis' : 'embedded', upstreams: Object.keys(config.upstreams), tls: config.tls !== undefined },
     'pullthrough ready',
   );
   return closed;

@@ -7,6 +7,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { AccessRecorder } from './access-recorder.ts';
 import { type EvictorOptions, Evictor } from './evictor.ts';
 import type { ReplicaLocks } from '../replicas/replica-locks.ts';
+import { usesRedis } from '../metadata/redis-connection.ts';
 import { FileSweepLock, LeasedSweepLock, type SweepLock } from './sweep-lock.ts';
 
 /** A served blob's mtime is refreshed at most this often (and always well within the grace period). */
@@ -23,7 +24,7 @@ export function openEviction(
   const fileLock = new FileSweepLock(store.root);
   // Without Redis the in-process locks grant everything, so processes sharing the volume (a `gc` beside
   // the server) meet at the lock file instead.
-  const lock: SweepLock = config.metadata.redis ? new LeasedSweepLock(locks, fileLock, log) : fileLock;
+  const lock: SweepLock = usesRedis(config) ? new LeasedSweepLock(locks, fileLock, log) : fileLock;
   return new Evictor({
     store,
     log,

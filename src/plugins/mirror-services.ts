@@ -8,7 +8,8 @@ import { BlobCache } from '../cache/blob-cache.ts';
 import { ManifestCache } from '../cache/manifest-cache.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
 import { openKeyv } from '../metadata/open-keyv.ts';
-import { LocalLocks, RedisLocks, type ReplicaLocks } from '../replicas/replica-locks.ts';
+import { openReplicaLocks, type ReplicaLocks } from '../replicas/replica-locks.ts';
+import { usesRedis } from '../metadata/redis-connection.ts';
 import { Evictor } from '../eviction/evictor.ts';
 import { openEviction } from '../eviction/open-eviction.ts';
 import { UpstreamRouter } from '../routing.ts';
@@ -52,8 +53,8 @@ export const mirrorServices = fp<MirrorServicesOptions>(
   async (app, { config, keyv }) => {
     const log = app.log;
     // With Redis, several replicas may share this store: leases pick who fetches what (src/replicas/).
-    const locks: ReplicaLocks = config.metadata.redis ? new RedisLocks(config.metadata.redis, log) : new LocalLocks();
-    const store = await BlobStore.open(config.storage.path, { sharedWithReplicas: config.metadata.redis !== undefined });
+    const locks: ReplicaLocks = openReplicaLocks(config.metadata, log);
+    const store = await BlobStore.open(config.storage.path, { sharedWithReplicas: usesRedis(config) });
     const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log)), log);
     const metrics = new MirrorMetrics();
     const clients = new Map<string, RegistryClient>();
@@ -66,7 +67,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
           logger: log,
           onResponse: metrics.upstreamResponse,
           // Replicas share tokens through Redis: one token request per scope for the whole fleet.
-          ...(config.metadata.redis !== undefined && {
+          ...(usesRedis(config) && {
             sharedTokens: {
               get: (scope) => metadata.getToken(upstream.name, scope),
               set: (scope, token) => metadata.setToken(upstream.name, scope, token),

@@ -7,13 +7,18 @@
 // then fetch the same thing twice, which costs an upstream request but never fails a pull.
 
 import { randomUUID } from 'node:crypto';
-import { createClient } from '@keyv/redis';
 import type { Logger } from '../logger.ts';
+import type { Config } from '../config.ts';
+import { createRedisConnection, type RedisConnection } from '../metadata/redis-connection.ts';
 
 /** A dead holder's lease runs out after this long; a live one renews it every third of it. */
 export const LEASE_MS = 6_000;
-const PREFIX = 'pullthrough:lease:';
 const INFO_SUFFIX = ':info';
+
+/** The name in braces is the hash tag: a lease and its note live in one Redis Cluster slot, as Lua needs. */
+function leaseKey(name: string): string {
+  return `pullthrough:lease:{${name}}`;
+}
 
 export interface Lease {
   /** True once a renewal failed: another holder may have taken over, so stop acting on it. */
@@ -62,28 +67,25 @@ const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[2]); return redis.call('DEL', KEYS[1]) else return 0 end`;
 const PUBLISH = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) else return 0 end`;
 
-type RedisClient = ReturnType<typeof createClient>;
-
 export class RedisLocks implements ReplicaLocks {
   readonly replicaId = randomUUID();
-  private readonly client: RedisClient;
+  private readonly client: RedisConnection['commands'];
   private readonly log: Logger;
   private readonly connecting: Promise<unknown>;
+  private connected = false;
 
-  constructor(url: string, log: Logger) {
+  constructor(connection: RedisConnection, log: Logger) {
     this.log = log;
-    this.client = createClient({
-      url,
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
-    });
-    this.client.on('error', (error: unknown) => log.debug({ err: error }, 'redis (leases) connection error'));
-    this.connecting = this.client.connect().catch((error: unknown) => log.warn({ err: error }, 'redis (leases) not reachable'));
+    this.client = connection.commands;
+    this.connecting = this.client.connect().then(
+      () => (this.connected = true),
+      (error: unknown) => log.warn({ err: error }, 'redis (leases) not reachable'),
+    );
   }
 
   async tryAcquire(name: string, options: LeaseOptions = {}): Promise<Lease | undefined> {
     const { leaseMs = LEASE_MS, whenUnavailable = 'grant' } = options;
-    const key = PREFIX + name;
+    const key = leaseKey(name);
     const token = `${this.replicaId}:${randomUUID()}`;
     try {
       await this.ready();
@@ -118,7 +120,7 @@ export class RedisLocks implements ReplicaLocks {
   }
 
   async peek(name: string): Promise<{ held: boolean; info: string | undefined }> {
-    const key = PREFIX + name;
+    const key = leaseKey(name);
     try {
       await this.ready();
       const [holder, info] = await Promise.all([this.client.get(key), this.client.get(key + INFO_SUFFIX)]);
@@ -130,14 +132,19 @@ export class RedisLocks implements ReplicaLocks {
 
   async close(): Promise<void> {
     // A client still trying to reach Redis would never finish a graceful close.
-    if (this.client.isReady) await this.client.close().catch(() => undefined);
-    else if (this.client.isOpen) this.client.destroy();
+    if (this.connected) await this.client.close().catch(() => undefined);
+    else await Promise.resolve(this.client.destroy()).catch(() => undefined);
   }
 
   private async ready(): Promise<void> {
-    if (!this.client.isReady) {
-      await Promise.race([this.connecting, new Promise((resolve) => setTimeout(resolve, 1000))]);
-      if (!this.client.isReady) throw new Error('redis not ready');
-    }
+    if (this.connected) return;
+    await Promise.race([this.connecting, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    if (!this.connected) throw new Error('redis not ready');
   }
+}
+
+/** Leases in the configured Redis deployment, or in-process ones without Redis. */
+export function openReplicaLocks(metadata: Config['metadata'], log: Logger): ReplicaLocks {
+  const connection = createRedisConnection(metadata, log, 'leases');
+  return connection ? new RedisLocks(connection, log) : new LocalLocks();
 }

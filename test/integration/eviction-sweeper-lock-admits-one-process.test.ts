@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { FileSweepLock, LeasedSweepLock } from '../../src/eviction/sweep-lock.ts';
-import { RedisLocks } from '../../src/replicas/replica-locks.ts';
+import { openReplicaLocks } from '../../src/replicas/replica-locks.ts';
 
 // Replicas sharing a store (and a `pullthrough gc` beside a server) sweep one at a time.
 
@@ -23,7 +23,7 @@ after(async () => {
 
 test('with Redis: a second sweeper is refused while the first holds the lease, admitted after release', async () => {
   const name = `test:sweeper:${randomUUID()}`;
-  const [firstLocks, secondLocks] = [new RedisLocks(REDIS_URL, log), new RedisLocks(REDIS_URL, log)];
+  const [firstLocks, secondLocks] = [openReplicaLocks({ redis: REDIS_URL }, log), openReplicaLocks({ redis: REDIS_URL }, log)];
   const first = new LeasedSweepLock(firstLocks, new FileSweepLock(dir), log, { name });
   const second = new LeasedSweepLock(secondLocks, new FileSweepLock(dir), log, { name });
   try {
@@ -42,7 +42,7 @@ test('with Redis: a second sweeper is refused while the first holds the lease, a
 
 test('with Redis: a sweeper that died frees the lock when its lease runs out', async () => {
   const name = `test:sweeper:${randomUUID()}`;
-  const [deadLocks, otherLocks] = [new RedisLocks(REDIS_URL, log), new RedisLocks(REDIS_URL, log)];
+  const [deadLocks, otherLocks] = [openReplicaLocks({ redis: REDIS_URL }, log), openReplicaLocks({ redis: REDIS_URL }, log)];
   const dead = new LeasedSweepLock(deadLocks, new FileSweepLock(dir), log, { name, leaseMs: 300 });
   const other = new LeasedSweepLock(otherLocks, new FileSweepLock(dir), log, { name, leaseMs: 300 });
   try {
