@@ -82,25 +82,25 @@ export class RegistryClient {
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const scope = req.repository ? `repository:${req.repository}:pull` : undefined;
     let authorization = await this.authorizationFor(scope, false);
-    let response = await this.follow(req, authorization);
-    if (response.status === 401) {
+    let response = await this.follow(req, authorization.header);
+    // At most two retries: a first challenge may be answered with a token another replica shared, which
+    // the upstream may refuse (revoked, rotated key); then one more with a token of our own.
+    for (let retry = 0; response.status === 401 && retry < 2; retry++) {
       const challenge = parseAuthChallenge(firstHeader(response.headers['www-authenticate']));
-      // A token that was accepted as a token but lacks the scope will not gain it by asking again: Docker
-      // Hub answers so for a repository that does not exist. Anything else (no or expired credentials)
-      // earns one retry with fresh ones.
-      const hopeless = authorization !== undefined && challenge?.scheme === 'bearer' && challenge.error === 'insufficient_scope';
-      if (challenge && !hopeless) {
-        this.challenge = challenge;
-        // Fresh credentials only if the ones we sent were refused; a first challenge may be answered
-        // from a token already cached (by us or another replica).
-        const refused = authorization !== undefined;
-        authorization = await this.authorizationFor(scope ?? (challenge.scheme === 'bearer' ? challenge.scope : undefined), refused);
-        // No credentials to offer for a Basic challenge: the 401 is the answer.
-        if (authorization !== undefined) {
-          await response.body.dump();
-          response = await this.follow(req, authorization);
-        }
-      }
+      if (!challenge) break;
+      // A token this process got itself that is still refused "insufficient_scope" will not gain the scope
+      // by asking again: Docker Hub answers so for a repository that does not exist.
+      if (authorization.own && challenge.scheme === 'bearer' && challenge.error === 'insufficient_scope') break;
+      this.challenge = challenge;
+      // Fresh credentials only if the ones we sent were refused; a first challenge may be answered from
+      // a token already cached (by us or another replica).
+      const refused = authorization.header !== undefined;
+      const next = await this.authorizationFor(scope ?? (challenge.scheme === 'bearer' ? challenge.scope : undefined), refused);
+      // No credentials to offer for a Basic challenge: the 401 is the answer.
+      if (next.header === undefined) break;
+      await response.body.dump();
+      authorization = next;
+      response = await this.follow(req, authorization.header);
     }
     return response;
   }
@@ -114,21 +114,24 @@ export class RegistryClient {
       if (ping.status === 401) this.challenge = parseAuthChallenge(firstHeader(ping.headers['www-authenticate'])) ?? null;
       else if (ping.status < 500) this.challenge = null;
     }
-    return this.authorizationFor(`repository:${repository}:pull`, false);
+    return (await this.authorizationFor(`repository:${repository}:pull`, false)).header;
   }
 
   async close(): Promise<void> {
     await this.agent.close();
   }
 
-  private async authorizationFor(scope: string | undefined, refresh: boolean): Promise<string | undefined> {
+  /** The Authorization header to send; `own`: a token this process got from the token service itself. */
+  private async authorizationFor(scope: string | undefined, refresh: boolean): Promise<{ header: string | undefined; own: boolean }> {
     const challenge = this.challenge;
-    if (!challenge) return undefined;
+    if (!challenge) return { header: undefined, own: false };
     const credentials = readCredentials(this.upstream);
-    if (challenge.scheme === 'basic') return credentials ? basicAuthorization(credentials) : undefined;
+    if (challenge.scheme === 'basic') return { header: credentials ? basicAuthorization(credentials) : undefined, own: false };
     const tokenScope = scope ?? challenge.scope ?? '';
-    const token = await this.tokens.obtain(tokenScope, () => this.fetchToken(challenge, tokenScope), { refresh });
-    return `Bearer ${token}`;
+    // Tokens are only good at the service that issued them: the realm and service are part of the key.
+    const cacheKey = `${challenge.realm} ${challenge.service ?? ''} ${tokenScope}`;
+    const token = await this.tokens.obtain(cacheKey, () => this.fetchToken(challenge, tokenScope), { refresh });
+    return { header: `Bearer ${token}`, own: !this.tokens.isShared(cacheKey) };
   }
 
   private async fetchToken(challenge: AuthChallenge & { scheme: 'bearer' }, scope: string): Promise<{ token: string; expiresAt: number }> {

@@ -17,7 +17,8 @@ export interface SharedTokenStore {
 }
 
 export class TokenCache {
-  private readonly tokens = new Map<string, CachedToken>();
+  /** `shared`: taken from another replica, not yet known to be accepted by the upstream. */
+  private readonly tokens = new Map<string, CachedToken & { shared?: boolean }>();
   private readonly pending = new Map<string, Promise<string>>();
   private readonly shared: SharedTokenStore | undefined;
 
@@ -55,15 +56,20 @@ export class TokenCache {
   }
 
   /** A still-valid token another replica stored, or a fresh one (which is then shared). */
-  private async fromSharedOr(scope: string, fetch: () => Promise<CachedToken>, refresh: boolean): Promise<CachedToken> {
+  private async fromSharedOr(scope: string, fetch: () => Promise<CachedToken>, refresh: boolean): Promise<CachedToken & { shared?: boolean }> {
     if (!this.shared) return fetch();
     if (!refresh) {
       const shared = await this.shared.get(scope).catch(() => undefined);
-      if (shared && shared.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return shared;
+      if (shared && shared.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return { ...shared, shared: true };
     }
     const fetched = await fetch();
     await this.shared.set(scope, fetched).catch(() => undefined);
     return fetched;
+  }
+
+  /** Whether this scope's token came from another replica rather than from this process's own request. */
+  isShared(scope: string): boolean {
+    return this.tokens.get(scope)?.shared === true;
   }
 
   invalidate(scope: string): void {

@@ -38,3 +38,20 @@ test('a second replica pulls with the token the first one got: 0 token requests'
   assert.equal(upstream.requests.filter((r) => r.kind === 'blob' && !r.authorization).length, 1, 'one challenge to learn the scheme');
   assert.equal(upstream.requests.filter((r) => r.kind === 'blob' && r.authorization).length, 1);
 });
+
+test('a shared token the upstream no longer accepts (rotated key) is replaced, not taken for a missing repository', async () => {
+  const name = `hub${randomBytes(3).toString('hex')}`;
+  const image = upstream.addImage('team/rotated', 'v1');
+  const first = await startMirror({ [name]: { url: upstream.url } }, { keyv: 'configured', redis: REDIS_URL });
+  mirrors.push(first);
+  assert.equal((await fetch(`${first.url}/v2/team/rotated/manifests/v1`)).status, 200);
+
+  upstream.revokeTokens();
+  const second = await startMirror({ [name]: { url: upstream.url } }, { keyv: 'configured', redis: REDIS_URL });
+  mirrors.push(second);
+  upstream.resetCounts();
+  const blob = await fetch(`${second.url}/v2/team/rotated/blobs/${image.layer}`);
+  assert.equal(blob.status, 200, 'the refused shared token was replaced by a fresh one');
+  await blob.arrayBuffer();
+  assert.equal(upstream.count({ kind: 'token' }), 1);
+});

@@ -102,6 +102,11 @@ export class MemoryRegistry {
     this.requests.length = 0;
   }
 
+  /** Forgets every token issued so far, as a token service does when it rotates its signing key. */
+  revokeTokens(): void {
+    this.issuedTokens.clear();
+  }
+
   addBlob(bytes: Buffer): string {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     this.blobs.set(digest, bytes);
@@ -170,8 +175,11 @@ export class MemoryRegistry {
     }
     if (this.options.tokenAuth && !this.authorized(req)) {
       const scope = /^\/v2\/(.+)\/(manifests|blobs|tags|referrers)\//.exec(url.pathname);
+      // A token it no longer knows (revoked, or signed by a rotated key) is refused the way distribution
+      // refuses it: as lacking the scope.
+      const presented = (req.headers.authorization ?? '').startsWith('Bearer ');
       res.writeHead(401, {
-        'www-authenticate': `Bearer realm="${this.url}/token",service="memory-registry"${scope ? `,scope="repository:${scope[1]}:pull"` : ''}`,
+        'www-authenticate': `Bearer realm="${this.url}/token",service="memory-registry"${scope ? `,scope="repository:${scope[1]}:pull"` : ''}${presented ? ',error="insufficient_scope"' : ''}`,
         'content-type': 'application/json',
       });
       res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
