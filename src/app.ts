@@ -72,6 +72,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     done();
   });
 
+  // No answer is ever to be sniffed into something a browser would run (issue 9): manifests, listings and
+  // errors carry the types we chose, and blobs are octet-streams.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+  });
+
   app.decorateRequest('registry', undefined);
   app.setErrorHandler((error, request, reply) => {
     const registryError = toRegistryError(error);

@@ -62,6 +62,16 @@ const upstream = z
     // With credentials, an upstream may serve private images: only authenticated clients get its content
     // unless it is marked public (e.g. Docker Hub credentials used only for the higher pull limit).
     public: z.boolean().default(false),
+    // Hosts besides the upstream's own that may receive its credentials as a token realm (issue 9: an
+    // upstream's 401 is a claim; credentials go nowhere else). Docker Hub's auth.docker.io is added by
+    // default for a Docker Hub URL.
+    tokenHosts: z.array(z.string().min(1)).optional(),
+    // Follow redirects and token realms to loopback, link-local and private addresses (a registry whose
+    // CDN or token service lives on the LAN). Off: an upstream cannot aim the mirror at internal hosts.
+    allowPrivateAddresses: z.boolean().default(false),
+    // PEM bundle of CAs to trust for this upstream (a private registry with its own CA); absent = the
+    // system's and Node's roots.
+    ca: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -81,6 +91,9 @@ const auth = z
     realm: z.string().url().optional(),
     service: z.string().min(1).default('pullthrough'),
     tokenTtl: duration.default('5m'),
+    /** Failed logins from one client address within failedLoginWindow before it is answered 429. */
+    maxFailedLogins: z.number().int().positive().default(10),
+    failedLoginWindow: duration.default('5m'),
     /** HMAC key for tokens, shared by replicas; absent = a random key per process (tokens die with it). */
     secretEnv: z.string().min(1).optional(),
     secretFile: z.string().min(1).optional(),
@@ -120,6 +133,11 @@ const schema = z
             .optional(),
         })
         .strict()
+        .extend({
+          // Tag records not confirmed for this long are forgotten (else Redis or the embedded store grows
+          // for ever); a tag is re-fetched after that.
+          tagRecordTtl: duration.default('30d'),
+        })
         .refine(
           (value) => [value.redis, value.redisCluster, value.redisSentinel].filter((v) => v !== undefined).length <= 1,
           'set one of redis, redisCluster, redisSentinel',
@@ -131,6 +149,29 @@ const schema = z
     // HTTPS from PEM files (read and checked at start); absent = plain HTTP, e.g. behind a TLS proxy.
     tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
     auth: auth.optional(),
+    // Bounds on what anonymous clients and hostile upstreams can make the mirror do (README, "Security").
+    limits: z.preprocess(
+      (value) => value ?? {},
+      z
+        .object({
+          // Larger upstream answers are not manifests / not blobs we keep: refused, never stored.
+          maxManifestSize: size.default('4MiB'),
+          maxBlobSize: size.default('20GiB'),
+          // Upstream downloads running at once, in total and started by one client address; more wait
+          // (up to fillQueueTimeout) for a slot, then get 429 TOOMANYREQUESTS.
+          maxConcurrentFills: z.number().int().positive().default(32),
+          maxConcurrentFillsPerClient: z.number().int().positive().default(8),
+          fillQueueTimeout: duration.default('30s'),
+          // Client connections: open at once, time to send the request head, time to send the whole
+          // request, idle keep-alive, and no byte moving either way (a client that stopped reading).
+          maxConnections: z.number().int().positive().default(4096),
+          headersTimeout: duration.default('15s'),
+          requestTimeout: duration.default('60s'),
+          keepAliveTimeout: duration.default('10s'),
+          clientIdleTimeout: duration.default('2m'),
+        })
+        .strict(),
+    ),
     upstreamTimeouts: z
       .object({ connect: duration.default('10s'), idle: duration.default('30s') })
       .strict()
@@ -142,7 +183,7 @@ const schema = z
   .strict();
 
 type ParsedConfig = z.output<typeof schema>;
-export type UpstreamConfig = ParsedConfig['upstreams'][string] & { name: string };
+export type UpstreamConfig = ParsedConfig['upstreams'][string] & { name: string; tokenHosts: string[] };
 export type Config = Readonly<Omit<ParsedConfig, 'upstreams'> & { upstreams: Readonly<Record<string, Readonly<UpstreamConfig>>> }>;
 /** The config as written (before defaults and transforms), e.g. what tests build. */
 export type ConfigInput = z.input<typeof schema>;
@@ -208,7 +249,14 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
   if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
   const parsed = result.data;
   const upstreams: Record<string, UpstreamConfig> = {};
-  for (const [name, value] of Object.entries(parsed.upstreams)) upstreams[name] = { ...value, name };
+  for (const [name, value] of Object.entries(parsed.upstreams)) {
+    upstreams[name] = {
+      ...value,
+      name,
+      tokenHosts: value.tokenHosts ?? defaultTokenHosts(value.url),
+      ...(value.ca !== undefined && { ca: path.resolve(baseDir, value.ca) }),
+    };
+  }
   return deepFreeze({
     ...parsed,
     storage: { ...parsed.storage, path: path.resolve(baseDir, parsed.storage.path) },
@@ -233,6 +281,12 @@ export function loadConfig(file: string = DEFAULT_CONFIG_PATH, env: NodeJS.Proce
     if (value !== undefined && value !== '') apply(withEnv, value);
   }
   return parseConfig(withEnv, file, process.cwd());
+}
+
+/** Docker Hub's registry hands out tokens from auth.docker.io: trusted by default for a Docker Hub URL only. */
+function defaultTokenHosts(url: string): string[] {
+  const host = new URL(url).hostname;
+  return host === 'registry-1.docker.io' || host === 'index.docker.io' || host === 'docker.io' ? ['auth.docker.io'] : [];
 }
 
 function deepFreeze<T>(value: T): T {

@@ -29,6 +29,9 @@ const SOCKET = {
   reconnectStrategy: (retries: number): number => Math.min(100 * 2 ** retries, 2000),
 };
 
+/** Where Redis is, if anywhere: the part of `metadata` connections and leases need. */
+export type RedisSettings = Pick<Config['metadata'], 'redis' | 'redisCluster' | 'redisSentinel'>;
+
 /** Whether metadata (and so leases, tokens) live in Redis: replicas may share this mirror's store. */
 export function usesRedis(config: Config): boolean {
   const { redis, redisCluster, redisSentinel } = config.metadata;
@@ -36,7 +39,7 @@ export function usesRedis(config: Config): boolean {
 }
 
 /** A new, not yet connected client for the configured deployment; undefined without Redis. */
-export function createRedisConnection(metadata: Config['metadata'], log: Logger, purpose: string): RedisConnection | undefined {
+export function createRedisConnection(metadata: RedisSettings, log: Logger, purpose: string): RedisConnection | undefined {
   const { redis, redisCluster, redisSentinel } = metadata;
   let client: unknown;
   let keyvStore: (namespace: string) => KeyvRedis<unknown>;

@@ -8,8 +8,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.ts';
-import type { Config } from '../config.ts';
-import { createRedisConnection, type RedisConnection } from '../metadata/redis-connection.ts';
+import { createRedisConnection, type RedisConnection, type RedisSettings } from '../metadata/redis-connection.ts';
 
 /** A dead holder's lease runs out after this long; a live one renews it every third of it. */
 export const LEASE_MS = 6_000;
@@ -144,7 +143,7 @@ export class RedisLocks implements ReplicaLocks {
 }
 
 /** Leases in the configured Redis deployment, or in-process ones without Redis. */
-export function openReplicaLocks(metadata: Config['metadata'], log: Logger): ReplicaLocks {
+export function openReplicaLocks(metadata: RedisSettings, log: Logger): ReplicaLocks {
   const connection = createRedisConnection(metadata, log, 'leases');
   return connection ? new RedisLocks(connection, log) : new LocalLocks();
 }

@@ -7,8 +7,8 @@ import { loadConfig, parseConfig } from '../../src/config.ts';
 import { assertProblem, configProblems, MINIMAL } from './support/config-problems.ts';
 
 test('metadata: null (all keys commented out) is the same as absent', () => {
-  assert.deepEqual(parseConfig({ ...MINIMAL, metadata: null }).metadata, {});
-  assert.deepEqual(parseConfig(MINIMAL).metadata, {});
+  assert.deepEqual(parseConfig({ ...MINIMAL, metadata: null }).metadata, { tagRecordTtl: 30 * 86_400_000 });
+  assert.deepEqual(parseConfig(MINIMAL).metadata, { tagRecordTtl: 30 * 86_400_000 });
 });
 
 test('a YAML file whose metadata section is only comments loads', async (t) => {
@@ -22,8 +22,8 @@ test('a YAML file whose metadata section is only comments loads', async (t) => {
     'upstreams:', '  hub:', '    url: https://hub.example', '',
   ].join('\n'));
   const config = loadConfig(file, { PULLTHROUGH_REDIS_URL: 'rediss://cache.example:6380' });
-  assert.deepEqual(config.metadata, { redis: 'rediss://cache.example:6380' });
-  assert.deepEqual(loadConfig(file, {}).metadata, {});
+  assert.deepEqual(config.metadata, { redis: 'rediss://cache.example:6380', tagRecordTtl: 30 * 86_400_000 });
+  assert.deepEqual(loadConfig(file, {}).metadata, { tagRecordTtl: 30 * 86_400_000 });
 });
 
 test('a metadata.redis that is not a redis URL is a problem', () => {

@@ -12,7 +12,7 @@ test('PULLTHROUGH_* variables override listen, storage, redis and default upstre
   });
   assert.deepEqual(config.listen, { host: '0.0.0.0', port: 6000 });
   assert.equal(config.storage.path, '/var/lib/pullthrough');
-  assert.deepEqual(config.metadata, { redis: 'redis://127.0.0.1:6379/2' });
+  assert.deepEqual(config.metadata, { redis: 'redis://127.0.0.1:6379/2', tagRecordTtl: 30 * 86_400_000 });
   assert.equal(config.defaultUpstream, 'ghcr');
 });
 
