@@ -33,19 +33,25 @@ const size = z
   });
 
 const listen = z.string().transform((value, ctx) => {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected host:port, got "${value}"` });
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value);
+  if (!match) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected host:port (e.g. 0.0.0.0:5000), got "${value}"` });
+    return z.NEVER;
+  }
+  const port = Number(match[2]);
+  if (port > 65535) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `port ${match[2]} in "${value}" is out of range (0-65535)` });
     return z.NEVER;
   }
   return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
 });
 
+// One check, one message: zod's .url() and a scheme refinement would both report a bad URL.
 const upstreamUrl = z
   .string()
-  .url()
-  .refine((value) => /^https?:\/\//.test(value), 'must be an http:// or https:// URL')
+  .refine((value) => /^https?:\/\/[^/\s]/.test(value) && URL.canParse(value), (value) => ({
+    message: `must be an http:// or https:// URL, got "${value}"`,
+  }))
   .transform((value) => value.replace(/\/+$/, ''));
 
 const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
@@ -107,9 +113,11 @@ const schema = z
   .object({
     listen: listen.default('127.0.0.1:5000'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    storage: z
+    storage: z.preprocess(
+      (value) => value ?? {},
+      z
       .object({
-        path: z.string().min(1),
+        path: z.string().min(1).default('./data'),
         // Eviction (src/eviction): least recently used first once the store passes maxSize; anything not
         // used for maxAge goes regardless. Nothing used within evictionGrace is ever removed.
         maxSize: size.optional(),
@@ -118,6 +126,7 @@ const schema = z
         evictionInterval: duration.default('1m'),
       })
       .strict(),
+    ),
     // A section whose keys are all commented out reads as null in YAML: same as absent.
     metadata: z.preprocess(
       (value) => value ?? {},
@@ -143,7 +152,8 @@ const schema = z
           'set one of redis, redisCluster, redisSentinel',
         ),
     ),
-    defaultUpstream: z.string().min(1),
+    // Absent: the only upstream, else the Docker Hub one (resolveDefaultUpstream).
+    defaultUpstream: z.string().min(1).optional(),
     // X-Forwarded-Host/-Proto/-For name the client's view only when a trusted proxy set them.
     trustProxy: z.boolean().default(false),
     // HTTPS from PEM files (read and checked at start); absent = plain HTTP, e.g. behind a TLS proxy.
@@ -184,7 +194,9 @@ const schema = z
 
 type ParsedConfig = z.output<typeof schema>;
 export type UpstreamConfig = ParsedConfig['upstreams'][string] & { name: string; tokenHosts: string[] };
-export type Config = Readonly<Omit<ParsedConfig, 'upstreams'> & { upstreams: Readonly<Record<string, Readonly<UpstreamConfig>>> }>;
+export type Config = Readonly<
+  Omit<ParsedConfig, 'upstreams' | 'defaultUpstream'> & { defaultUpstream: string; upstreams: Readonly<Record<string, Readonly<UpstreamConfig>>> }
+>;
 /** The config as written (before defaults and transforms), e.g. what tests build. */
 export type ConfigInput = z.input<typeof schema>;
 
@@ -197,14 +209,17 @@ export class ConfigError extends Error {
   }
 }
 
-/** Environment variables that override single keys, for containers and one-off runs. */
-const ENV_OVERRIDES: Array<[string, (raw: Record<string, unknown>, value: string) => void]> = [
-  ['PULLTHROUGH_LISTEN', (raw, value) => { raw.listen = value; }],
-  ['PULLTHROUGH_LOG_LEVEL', (raw, value) => { raw.logLevel = value; }],
-  ['PULLTHROUGH_STORAGE_PATH', (raw, value) => { raw.storage = { ...asObject(raw.storage), path: value }; }],
-  ['PULLTHROUGH_REDIS_URL', (raw, value) => { raw.metadata = { ...asObject(raw.metadata), redis: value }; }],
-  ['PULLTHROUGH_DEFAULT_UPSTREAM', (raw, value) => { raw.defaultUpstream = value; }],
-  ['PULLTHROUGH_TRUST_PROXY', (raw, value) => { raw.trustProxy = value === 'true' || value === '1'; }],
+/**
+ * Environment variables that override single keys, for containers and one-off runs: the variable, the key
+ * it sets (a problem with that key then names the variable, not the file), and how.
+ */
+const ENV_OVERRIDES: Array<[string, string, (raw: Record<string, unknown>, value: string) => void]> = [
+  ['PULLTHROUGH_LISTEN', 'listen', (raw, value) => { raw.listen = value; }],
+  ['PULLTHROUGH_LOG_LEVEL', 'logLevel', (raw, value) => { raw.logLevel = value; }],
+  ['PULLTHROUGH_STORAGE_PATH', 'storage.path', (raw, value) => { raw.storage = { ...asObject(raw.storage), path: value }; }],
+  ['PULLTHROUGH_REDIS_URL', 'metadata.redis', (raw, value) => { raw.metadata = { ...asObject(raw.metadata), redis: value }; }],
+  ['PULLTHROUGH_DEFAULT_UPSTREAM', 'defaultUpstream', (raw, value) => { raw.defaultUpstream = value; }],
+  ['PULLTHROUGH_TRUST_PROXY', 'trustProxy', (raw, value) => { raw.trustProxy = value === 'true' || value === '1'; }],
 ];
 
 function asObject(value: unknown): Record<string, unknown> {
@@ -220,7 +235,10 @@ function crossKeyProblems(raw: unknown): string[] {
   const config = asObject(raw);
   const upstreams = asObject(config.upstreams);
   if (typeof config.defaultUpstream === 'string' && !Object.hasOwn(upstreams, config.defaultUpstream)) {
-    problems.push(`defaultUpstream: "${config.defaultUpstream}" is not one of the configured upstreams`);
+    problems.push(`defaultUpstream: "${config.defaultUpstream}" is not one of the configured upstreams (${Object.keys(upstreams).join(', ')})`);
+  }
+  if (config.defaultUpstream === undefined && Object.keys(upstreams).length > 1 && resolveDefaultUpstream(upstreams) === undefined) {
+    problems.push(`defaultUpstream: required with more than one upstream and none of them Docker Hub; set it to one of ${Object.keys(upstreams).join(', ')}`);
   }
   // An alias must route to exactly one upstream, or routing would depend on map order.
   const owner = new Map<string, string>();
@@ -242,10 +260,7 @@ function crossKeyProblems(raw: unknown): string[] {
 /** Validates a config object; relative storage paths resolve against `baseDir`. */
 export function parseConfig(raw: unknown, source = 'config', baseDir = process.cwd()): Config {
   const result = schema.safeParse(raw);
-  const problems = [
-    ...(result.success ? [] : result.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)),
-    ...crossKeyProblems(raw),
-  ];
+  const problems = [...(result.success ? [] : result.error.issues.flatMap(describeIssue)), ...crossKeyProblems(raw)];
   if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
   const parsed = result.data;
   const upstreams: Record<string, UpstreamConfig> = {};
@@ -253,17 +268,76 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
     upstreams[name] = {
       ...value,
       name,
+      // Docker Hub's official images live under library/: without it cache.local/dockerhub/ubuntu is a 404.
+      ...(value.defaultNamespace === undefined && isDockerHub(name, value) && { defaultNamespace: 'library' }),
       tokenHosts: value.tokenHosts ?? defaultTokenHosts(value.url),
       ...(value.ca !== undefined && { ca: path.resolve(baseDir, value.ca) }),
     };
   }
   return deepFreeze({
     ...parsed,
+    defaultUpstream: parsed.defaultUpstream ?? (resolveDefaultUpstream(parsed.upstreams) as string),
     storage: { ...parsed.storage, path: path.resolve(baseDir, parsed.storage.path) },
     ...(parsed.tls && { tls: { cert: path.resolve(baseDir, parsed.tls.cert), key: path.resolve(baseDir, parsed.tls.key) } }),
     ...(parsed.auth && { auth: { ...parsed.auth, htpasswd: path.resolve(baseDir, parsed.auth.htpasswd) } }),
     upstreams,
   });
+}
+
+/** One line per problem; an unknown key names the known key it most likely meant. */
+function describeIssue(issue: z.ZodIssue): string[] {
+  const where = issue.path.length ? issue.path.join('.') : '(root)';
+  if (issue.code !== z.ZodIssueCode.unrecognized_keys) return [`${where}: ${issue.message}`];
+  const known = knownKeysAt(issue.path);
+  return issue.keys.map((key) => {
+    const guess = closestKey(key, known);
+    const at = issue.path.length ? `${issue.path.join('.')}.${key}` : key;
+    return `${at}: unknown key${guess ? ` (did you mean "${guess}"?)` : known.length ? ` (known here: ${known.join(', ')})` : ''}`;
+  });
+}
+
+/** The keys the schema allows at a path of the input (record keys such as upstream names are skipped). */
+function knownKeysAt(at: ReadonlyArray<string | number>): string[] {
+  let node: z.ZodTypeAny = schema;
+  const unwrap = (type: z.ZodTypeAny): z.ZodTypeAny => {
+    let current = type;
+    for (;;) {
+      if (current instanceof z.ZodEffects) current = current.innerType();
+      else if (current instanceof z.ZodDefault) current = current._def.innerType;
+      else if (current instanceof z.ZodOptional) current = current.unwrap();
+      else return current;
+    }
+  };
+  for (const segment of at) {
+    node = unwrap(node);
+    if (node instanceof z.ZodObject) node = (node.shape as Record<string, z.ZodTypeAny>)[String(segment)] ?? z.never();
+    else if (node instanceof z.ZodRecord) node = node.valueSchema;
+    else return [];
+  }
+  node = unwrap(node);
+  return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+/** A known key within a small edit distance (case ignored): `maxsize` → `maxSize`, `tagTTL` → `tagTtl`. */
+function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance <= Math.max(1, Math.floor(candidate.length / 4)) && (!best || distance < best.distance)) best = { key: candidate, distance };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
 }
 
 /** Reads the YAML file, applies environment overrides, validates. */
@@ -276,17 +350,51 @@ export function loadConfig(file: string = DEFAULT_CONFIG_PATH, env: NodeJS.Proce
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, ['(root): expected a mapping']);
   const withEnv = { ...(raw as Record<string, unknown>) };
-  for (const [variable, apply] of ENV_OVERRIDES) {
+  const fromEnv = new Map<string, string>();
+  for (const [variable, key, apply] of ENV_OVERRIDES) {
     const value = env[variable];
-    if (value !== undefined && value !== '') apply(withEnv, value);
+    if (value !== undefined && value !== '') {
+      apply(withEnv, value);
+      fromEnv.set(key, variable);
+    }
   }
-  return parseConfig(withEnv, file, process.cwd());
+  try {
+    return parseConfig(withEnv, file, process.cwd());
+  } catch (error) {
+    if (!(error instanceof ConfigError) || fromEnv.size === 0) throw error;
+    // A wrong value that came from the environment is not the file's fault: say which variable set it.
+    const blamed = error.problems.map((problem) => {
+      const key = problem.slice(0, problem.indexOf(':'));
+      const variable = fromEnv.get(key);
+      return variable ? `${variable} (environment, sets ${problem})` : problem;
+    });
+    throw new ConfigError(file, blamed);
+  }
 }
+
+const DOCKER_HUB_HOSTS = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io']);
 
 /** Docker Hub's registry hands out tokens from auth.docker.io: trusted by default for a Docker Hub URL only. */
 function defaultTokenHosts(url: string): string[] {
-  const host = new URL(url).hostname;
-  return host === 'registry-1.docker.io' || host === 'index.docker.io' || host === 'docker.io' ? ['auth.docker.io'] : [];
+  return DOCKER_HUB_HOSTS.has(new URL(url).hostname) ? ['auth.docker.io'] : [];
+}
+
+/** Whether an upstream is Docker Hub, by its URL or by an alias that names Docker Hub. */
+function isDockerHub(name: string, upstream: { url?: unknown; aliases?: unknown }): boolean {
+  const url = typeof upstream.url === 'string' && URL.canParse(upstream.url) ? new URL(upstream.url).hostname : '';
+  const aliases = Array.isArray(upstream.aliases) ? upstream.aliases : [];
+  return DOCKER_HUB_HOSTS.has(url) || aliases.some((alias) => typeof alias === 'string' && DOCKER_HUB_HOSTS.has(alias.toLowerCase())) || name === 'dockerhub';
+}
+
+/**
+ * The upstream for requests that name none, when the config does not say: the only one, else the Docker Hub
+ * one (daemon.json registry-mirrors sends Docker Hub requests with no prefix), else none (a config problem).
+ */
+function resolveDefaultUpstream(upstreams: Record<string, unknown>): string | undefined {
+  const names = Object.keys(upstreams);
+  if (names.length === 1) return names[0];
+  const hubs = names.filter((name) => isDockerHub(name, asObject(upstreams[name])));
+  return hubs.length === 1 ? hubs[0] : undefined;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,17 +1,18 @@
 // `pullthrough config check`: validates the config exactly as `serve` would (schema, environment
-// overrides, readable upstream secrets and TLS files) and prints the resolved result — defaults filled
-// in, paths absolute, durations in ms and sizes in bytes — with anything secret masked.
+// overrides, readable upstream secrets and TLS files) and prints the effective config — defaults filled
+// in, paths absolute — as a config file that loads again, with anything secret masked.
 
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { configAsInput } from '../config-as-input.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { EXIT, EXIT_CODES_HELP, UsageError } from './exit-codes.ts';
 
 export const CONFIG_HELP = `Usage: pullthrough config check [options]
 
 Validates the configuration as the server would (including environment overrides, readable secrets
-and TLS files) and prints the resolved configuration with secrets masked. Durations are shown in
-milliseconds and sizes in bytes.
+and TLS files) and prints the effective configuration, every default filled in, as a config file you
+can start from (secrets masked).
 
 Options:
       --json          print JSON instead of YAML
@@ -44,8 +45,8 @@ export async function configCommand(args: string[]): Promise<number> {
   const file = configFile(values.config);
   const config = loadCheckedConfig(file);
   if (values.quiet) return EXIT.OK;
-  const shown = maskSecrets(config);
-  process.stdout.write(values.json ? `${JSON.stringify(shown, null, 2)}\n` : `# ${file}: valid\n${stringify(shown)}`);
+  const shown = maskSecrets(configAsInput(config));
+  process.stdout.write(values.json ? `${JSON.stringify(shown, null, 2)}\n` : `# ${file}: valid; the effective configuration:\n${stringify(shown)}`);
   return EXIT.OK;
 }
 
