@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { configAsInput } from '../config-as-input.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
-import { EXIT, EXIT_CODES_HELP, UsageError } from './exit-codes.ts';
+import { EXIT, UsageError } from './exit-codes.ts';
 
 export const CONFIG_HELP = `Usage: pullthrough config check [options]
 
@@ -20,7 +20,7 @@ Options:
   -c, --config FILE   configuration file
   -h, --help          show this help
 
-${EXIT_CODES_HELP}`;
+Exit status: 0 valid, 2 invalid (every problem is listed).`;
 
 const MASK = '********';
 /** Keys whose values are secrets themselves (not the name of a variable or file holding one). */

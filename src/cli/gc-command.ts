@@ -9,7 +9,7 @@ import { formatBytes } from '../observability/byte-size.ts';
 import { BlobStore } from '../storage/blob-store.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { cliLogger } from './cli-logger.ts';
-import { EXIT, EXIT_CODES_HELP, UsageError } from './exit-codes.ts';
+import { EXIT, UsageError } from './exit-codes.ts';
 
 export const GC_HELP = `Usage: pullthrough gc [options]
 
@@ -26,7 +26,7 @@ Options:
   -c, --config FILE     configuration file
   -h, --help            show this help
 
-${EXIT_CODES_HELP}`;
+Exit status: 0 done, 1 failure, 2 usage or config error, 4 another process is sweeping now.`;
 
 export async function gcCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -53,10 +53,10 @@ export async function gcCommand(args: string[]): Promise<number> {
   const config = loadCheckedConfig(configFile(values.config), { checkSecrets: false });
   const limits = { maxBytes: maxBytes ?? config.storage.maxSize, maxAgeMs: maxAgeMs ?? config.storage.maxAge };
   if (limits.maxBytes === undefined && limits.maxAgeMs === undefined) {
-    throw new UsageError('gc: no limit to enforce: set storage.maxSize or storage.maxAge, or pass --max-size / --max-age');
+    throw new UsageError('no limit to enforce: set storage.maxSize or storage.maxAge, or pass --max-size / --max-age');
   }
   const store = await BlobStore.attach(config.storage.path);
-  const log = cliLogger();
+  const log = cliLogger('gc');
   const locks = openReplicaLocks(config.metadata, log);
   const evictor = openEviction(config, store, log, locks, { intervalMs: 0 });
   try {

@@ -1,6 +1,7 @@
 // The `pullthrough` command: dispatches to one subcommand and turns its outcome into an exit status
 // (exit-codes.ts). Plain node:util parseArgs per command; no framework.
 
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config.ts';
 import { CONFIG_HELP, configCommand } from './config-command.ts';
@@ -30,12 +31,16 @@ Commands:
   config check       validate the configuration and print it resolved, secrets masked
 
 Every command takes --config FILE (default: $PULLTHROUGH_CONFIG, else config/default.yaml) and --help.
-pullthrough help COMMAND shows a command's help.
+pullthrough help COMMAND shows a command's help; pullthrough --version the version.
 
 ${EXIT_CODES_HELP}`;
 
 export async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`pullthrough ${packageVersion()}\n`);
+    return EXIT.OK;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' && rest[0] ? COMMANDS[rest[0]] : undefined;
     process.stdout.write(`${topic ? topic.help : MAIN_HELP}\n`);
@@ -59,9 +64,28 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stderr.write(`pullthrough ${name}: ${(error as Error).message}\n`);
       return EXIT.USAGE;
     }
+    // Start-up failures the operator can fix (port taken, no permission, address not on this host): one
+    // line saying what and what to do, not a stack trace.
+    const hint = typeof code === 'string' ? SYSTEM_ERROR_HINTS[code] : undefined;
+    if (hint) {
+      process.stderr.write(`pullthrough ${name}: ${(error as Error).message} — ${hint}\n`);
+      return EXIT.USAGE;
+    }
     process.stderr.write(`pullthrough ${name}: ${(error as Error).stack ?? String(error)}\n`);
     return EXIT.FAILURE;
   }
+}
+
+const SYSTEM_ERROR_HINTS: Record<string, string> = {
+  EADDRINUSE: 'another process listens there; stop it or set listen (PULLTHROUGH_LISTEN) to a free port',
+  EACCES: 'no permission (ports below 1024 need root or CAP_NET_BIND_SERVICE; or a file is not readable)',
+  EADDRNOTAVAIL: 'that address is not on this machine; use 0.0.0.0 or one of its addresses in listen',
+  ENOENT: 'a file or directory named in the configuration does not exist',
+};
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof manifest.version === 'string' ? manifest.version : 'unknown';
 }
 
 /** Runs the command line and exits with its status. */

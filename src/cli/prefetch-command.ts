@@ -12,7 +12,7 @@ import { Agent, fetch } from 'undici';
 import { UPSTREAM_MANIFEST_ACCEPT } from '../manifest-media-types.ts';
 import { formatBytes } from '../observability/byte-size.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
-import { EXIT, EXIT_CODES_HELP, UsageError } from './exit-codes.ts';
+import { EXIT, UsageError } from './exit-codes.ts';
 import { type ImageReference, mirrorUrl, parseImageReference } from './image-reference.ts';
 import { Progress } from './progress.ts';
 
@@ -33,7 +33,7 @@ Options:
 
 Progress goes to stderr (bars on a terminal, plain lines otherwise); one summary line per image to stdout.
 
-${EXIT_CODES_HELP}`;
+Exit status: 0 every image prefetched, 1 some failed, 2 usage or config error.`;
 
 interface Descriptor {
   digest: string;
@@ -58,7 +58,7 @@ export async function prefetchCommand(args: string[]): Promise<number> {
     process.stdout.write(`${PREFETCH_HELP}\n`);
     return EXIT.OK;
   }
-  if (positionals.length === 0) throw new UsageError('prefetch: name at least one IMAGE (see pullthrough prefetch --help)');
+  if (positionals.length === 0) throw new UsageError('name at least one IMAGE (see pullthrough prefetch --help)');
   const images = positionals.map(parseImageReference);
   const platforms = (values.platform ?? []).flatMap((p) => p.split(',')).filter(Boolean);
   for (const platform of platforms) if (!/^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/.test(platform)) throw new UsageError(`not a platform: "${platform}" (use e.g. linux/arm64)`);

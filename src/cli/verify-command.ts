@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { formatBytes } from '../observability/byte-size.ts';
 import { BlobStore } from '../storage/blob-store.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
-import { EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
+import { EXIT } from './exit-codes.ts';
 
 export const VERIFY_HELP = `Usage: pullthrough verify [options]
 
@@ -22,7 +22,7 @@ Options:
   -c, --config FILE   configuration file
   -h, --help          show this help
 
-${EXIT_CODES_HELP}`;
+Exit status: 0 every blob verified, 1 failure, 2 usage or config error, 3 corrupt blobs found.`;
 
 export async function verifyCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({

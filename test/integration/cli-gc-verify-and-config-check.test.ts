@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { parseDigest, type Digest } from '../../src/reference.ts';
 import { BlobStore } from '../../src/storage/blob-store.ts';
@@ -95,4 +96,26 @@ test('config check prints the resolved config with secrets masked; a bad one exi
   const unreadable = await runCli(['config', 'check', '--config', await configFile('tls.yaml', 'tls: { cert: /nonexistent/c.pem, key: /nonexistent/k.pem }\n')]);
   assert.equal(unreadable.status, 2);
   assert.match(unreadable.stderr, /tls\.cert: cannot read \/nonexistent\/c\.pem/);
+});
+
+test('--version prints the package version; subcommand help names only its own exit statuses', async () => {
+  const version = await runCli(['--version']);
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^pullthrough \d+\.\d+\.\d+\n$/);
+  const help = await runCli(['gc', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Exit status: 0 done, 1 failure, 2 usage or config error, 4 another process/);
+  assert.doesNotMatch(help.stdout, /verify: corrupt blobs/, 'no other command\'s statuses');
+});
+
+test('a port already in use is one line naming the address and what to do, exit 2', async (t) => {
+  const busy = net.createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.after(() => busy.close());
+  const { port } = busy.address() as net.AddressInfo;
+  const file = await configFile('busy.yaml', `listen: 127.0.0.1:${port}\nlogLevel: silent\n`);
+  const run = await runCli(['serve', '--config', file]);
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port} — another process listens there`));
+  assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
 });
