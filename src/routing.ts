@@ -58,10 +58,20 @@ export function parseRegistryPath(pathname: string): ParsedPath | undefined {
   }
 }
 
+/** A first name segment that is a registry host with a port (`127.0.0.1:5001/library/x`): routes like a host. */
+const HOST_WITH_PORT = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5}$/;
+
 function validName(name: string | undefined): string {
   // Names are lowercase ASCII by grammar, so any percent-escape (e.g. %2e%2e, %2f) is simply invalid.
-  assertValidName(name ?? '');
-  return name as string;
+  // A leading host:port is not part of the repository name: it picks the upstream (UpstreamRouter.route).
+  const text = name ?? '';
+  const slash = text.indexOf('/');
+  if (slash > 0 && HOST_WITH_PORT.test(text.slice(0, slash))) {
+    assertValidName(text.slice(slash + 1));
+    return text;
+  }
+  assertValidName(text);
+  return text;
 }
 
 function decodeSegment(segment: string): string {
@@ -107,8 +117,11 @@ export class UpstreamRouter {
     }
     const slash = name.indexOf('/');
     if (slash > 0) {
-      const upstream = this.lookup(name.slice(0, slash));
+      const first = name.slice(0, slash);
+      const upstream = this.lookup(first);
       if (upstream) return this.target(upstream, name.slice(slash + 1));
+      // host:port can only name a registry, never a repository of the default one: unknown, not a guess.
+      if (first.includes(':')) throw unknownUpstream('host', first);
     }
     return this.target(this.defaultUpstream, name);
   }
@@ -119,6 +132,6 @@ export class UpstreamRouter {
   }
 }
 
-function unknownUpstream(via: 'prefix' | 'ns', value: string): RegistryError {
+function unknownUpstream(via: 'prefix' | 'ns' | 'host', value: string): RegistryError {
   return new RegistryError('NAME_UNKNOWN', `no upstream is configured for ${via} "${value}"`, { detail: { [via]: value } });
 }
