@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Config, UpstreamConfig } from '../config.ts';
+import { upstreamCaProblems } from './upstream-ca.ts';
 
 export interface Credentials {
   username: string;
@@ -21,7 +22,10 @@ export function basicAuthorization(credentials: Credentials): string {
   return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
 }
 
-/** Secrets that cannot be read, found at start rather than on the first pull. */
+/**
+ * Secrets that cannot be read, found at start rather than on the first pull; with them the upstreams' CA
+ * bundles (issue 9), so `config check` reports a bad one too.
+ */
 export function credentialProblems(config: Config, env: NodeJS.ProcessEnv = process.env): string[] {
   const problems: string[] = [];
   for (const upstream of Object.values(config.upstreams)) {
@@ -36,5 +40,5 @@ export function credentialProblems(config: Config, env: NodeJS.ProcessEnv = proc
       }
     }
   }
-  return problems;
+  return [...problems, ...upstreamCaProblems(config)];
 }

@@ -2,16 +2,23 @@
 // flow, or Basic), follows redirects server-side (Docker Hub sends blobs to a CDN with 307; registry.k8s.io
 // redirects manifests too) without carrying Authorization to another host, reads the rate-limit headers,
 // and bounds every transfer by connect and idle time-outs.
+// What the upstream says is a claim (issue 9): token realms only on its own host or its tokenHosts
+// (token-realm-policy.ts), redirects and realms never to internal addresses (address-policy.ts), token
+// bodies size-capped, and a challenge only counts when the upstream itself sent it.
 
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import type { Logger } from '../logger.ts';
 import type { UpstreamConfig } from '../config.ts';
 import { RegistryError } from '../errors.ts';
+import { AddressPolicy } from './address-policy.ts';
 import { type AuthChallenge, parseAuthChallenge } from './auth-challenge.ts';
+import { readAtMost } from './bounded-body.ts';
 import { basicAuthorization, readCredentials } from './credentials.ts';
 import { firstHeader, type RateLimitView, readRateLimit } from './rate-limit.ts';
 import { type SharedTokenStore, TokenCache } from './token-cache.ts';
+import { realmRefusal } from './token-realm-policy.ts';
+import { upstreamCa } from './upstream-ca.ts';
 
 export interface UpstreamResponse {
   status: number;
@@ -43,10 +50,24 @@ export interface RegistryClientOptions {
 
 const MAX_REDIRECTS = 5;
 const DEFAULT_TOKEN_LIFETIME_S = 60;
+/** A token answer is a few kilobytes (a JWT); more is not a token (issue 9: a 300 MB one took 900 MiB). */
+export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
+/** Connections per pool, per upstream: one pool for blob transfers, one for everything else. */
+const POOL_CONNECTIONS = 64;
 
 export class RegistryClient {
   readonly upstream: UpstreamConfig;
+  /**
+   * Manifests, tokens, pings and listings. Blob transfers have a pool of their own (`blobAgent`): a blob
+   * download holds its connection for minutes, and a manifest must never queue behind them (issue 9: one
+   * waited 19.5 s behind 120 blob fills sharing one 64-connection pool).
+   */
   private readonly agent: Agent;
+  private readonly blobAgent: Agent;
+  private readonly addresses: AddressPolicy;
+  private readonly origin: string;
+  /** Realms already reported as refused, so a hostile upstream's every request does not log again. */
+  private readonly refusedRealms = new Set<string>();
   private readonly tokens: TokenCache;
   private readonly log: Logger;
   private readonly options: RegistryClientOptions;
@@ -62,13 +83,23 @@ export class RegistryClient {
     this.options = options;
     this.tokens = new TokenCache(options.sharedTokens);
     this.log = options.logger.child({ upstream: upstream.name });
-    this.agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
+    this.origin = new URL(upstream.url).origin;
+    this.addresses = new AddressPolicy(upstream);
+    const ca = upstreamCa(upstream);
+    const agentOptions = (): Agent.Options => ({
+      connect: this.guardedConnector(buildConnector({ timeout: options.connectTimeoutMs, lookup: this.addresses.lookup, ...(ca && { ca }) })),
       headersTimeout: options.idleTimeoutMs,
       bodyTimeout: options.idleTimeoutMs,
       keepAliveTimeout: 30_000,
-      connections: 64,
+      connections: POOL_CONNECTIONS,
     });
+    this.agent = new Agent(agentOptions());
+    this.blobAgent = new Agent(agentOptions());
+  }
+
+  /** The pool for requests that are not blob transfers (the listings passthrough uses it too). */
+  get listingDispatcher(): Dispatcher {
+    return this.agent;
   }
 
   get rateLimit(): RateLimitView | undefined {
@@ -86,6 +117,9 @@ export class RegistryClient {
     // At most two retries: a first challenge may be answered with a token another replica shared, which
     // the upstream may refuse (revoked, rotated key); then one more with a token of our own.
     for (let retry = 0; response.status === 401 && retry < 2; retry++) {
+      // A 401 from a redirect target (a CDN, or wherever a hostile upstream pointed) is not the upstream's
+      // challenge: answering it would send the upstream's credentials there (issue 9).
+      if (new URL(response.url).origin !== this.origin) break;
       const challenge = parseAuthChallenge(firstHeader(response.headers['www-authenticate']));
       if (!challenge) break;
       // A token this process got itself that is still refused "insufficient_scope" will not gain the scope
@@ -111,14 +145,15 @@ export class RegistryClient {
       // Learn the upstream's scheme from its /v2/ ping, the way docker clients do.
       const ping = await this.follow({ method: 'GET', path: '/v2/' }, undefined);
       await ping.body.dump();
-      if (ping.status === 401) this.challenge = parseAuthChallenge(firstHeader(ping.headers['www-authenticate'])) ?? null;
+      if (new URL(ping.url).origin !== this.origin) this.challenge = null;
+      else if (ping.status === 401) this.challenge = parseAuthChallenge(firstHeader(ping.headers['www-authenticate'])) ?? null;
       else if (ping.status < 500) this.challenge = null;
     }
     return (await this.authorizationFor(`repository:${repository}:pull`, false)).header;
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await Promise.all([this.agent.close(), this.blobAgent.close()]);
   }
 
   /** The Authorization header to send; `own`: a token this process got from the token service itself. */
@@ -127,6 +162,14 @@ export class RegistryClient {
     if (!challenge) return { header: undefined, own: false };
     const credentials = readCredentials(this.upstream);
     if (challenge.scheme === 'basic') return { header: credentials ? basicAuthorization(credentials) : undefined, own: false };
+    const refusal = realmRefusal(this.upstream, challenge.realm);
+    if (refusal !== undefined) {
+      if (!this.refusedRealms.has(challenge.realm)) {
+        this.refusedRealms.add(challenge.realm);
+        this.log.warn({ realm: challenge.realm, reason: refusal }, 'upstream token realm refused');
+      }
+      throw new RegistryError('UNAVAILABLE', 'upstream names a token service the mirror does not trust');
+    }
     const tokenScope = scope ?? challenge.scope ?? '';
     // Tokens are only good at the service that issued them: the realm and service are part of the key.
     const cacheKey = `${challenge.realm} ${challenge.service ?? ''} ${tokenScope}`;
@@ -154,7 +197,15 @@ export class RegistryClient {
       throw new RegistryError(response.statusCode === 401 || response.statusCode === 403 ? 'UNAUTHORIZED' : 'UNAVAILABLE',
         'upstream refused to issue a token');
     }
-    const body = (await response.body.json()) as { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
+    const declared = Number(firstHeader(response.headers['content-length']));
+    const bytes = declared > MAX_TOKEN_RESPONSE_BYTES ? undefined : await readAtMost(response.body, MAX_TOKEN_RESPONSE_BYTES);
+    if (!bytes) {
+      response.body.destroy();
+      this.log.warn({ limit: MAX_TOKEN_RESPONSE_BYTES }, 'upstream token response too large');
+      throw new RegistryError('UNAVAILABLE', 'upstream token response too large');
+    }
+    const body = parseTokenBody(bytes);
+    if (!body) throw new RegistryError('UNAVAILABLE', 'upstream token response is not a JSON object');
     const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
     if (!token) throw new RegistryError('UNAVAILABLE', 'upstream token response has no token');
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_TOKEN_LIFETIME_S;
@@ -163,16 +214,20 @@ export class RegistryClient {
     return { token, expiresAt: start + lifetime * 1000 };
   }
 
-  /** One request, following redirects; Authorization goes only to the upstream's own origin. */
+  /**
+   * One request, following redirects; Authorization goes only to the upstream's own origin, and a redirect
+   * never to an internal address of a host the operator did not configure (issue 9).
+   */
   private async follow(req: UpstreamRequest, authorization: string | undefined): Promise<UpstreamResponse> {
-    const origin = new URL(this.upstream.url).origin;
+    const origin = this.origin;
+    const dispatcher = kindOf(req.path) === 'blob' ? this.blobAgent : this.agent;
     let url = new URL(this.upstream.url + req.path);
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...req.headers };
       if (authorization && url.origin === origin) headers.authorization = authorization;
       let response;
       try {
-        response = await request(url, { method: req.method, headers, dispatcher: this.agent, signal: req.signal });
+        response = await request(url, { method: req.method, headers, dispatcher, signal: req.signal });
       } catch (error) {
         if (req.signal?.aborted) throw error;
         throw new RegistryError('UNAVAILABLE', `upstream ${this.upstream.name} unreachable`, { cause: error });
@@ -188,14 +243,44 @@ export class RegistryClient {
         if (hop >= MAX_REDIRECTS) throw new RegistryError('UNAVAILABLE', 'upstream redirected too many times');
         url = new URL(location, url);
         if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new RegistryError('UNAVAILABLE', 'upstream redirected to an unsupported scheme');
+        const refusal = this.addresses.refusal(url.hostname);
+        if (refusal !== undefined) {
+          this.log.warn({ path: req.path, host: url.host, reason: refusal }, 'upstream redirect refused');
+          throw new RegistryError('UNAVAILABLE', 'upstream redirected to an internal address');
+        }
         continue;
       }
       return { status: response.statusCode, headers: response.headers, body: response.body, url: url.toString() };
     }
   }
+
+  /**
+   * The connector both pools use: IP literals are checked here, since a connection to one makes no lookup
+   * (names are checked by the policy's lookup, at the same moment). The pre-request check in follow()
+   * gives the clearer error; this one also covers every other way a URL gets here.
+   */
+  private guardedConnector(connect: buildConnector.connector): buildConnector.connector {
+    return (options, callback) => {
+      const refusal = this.addresses.refusal(options.hostname);
+      if (refusal !== undefined) {
+        callback(Object.assign(new Error(`connection refused by the mirror: ${refusal}`), { code: 'EINTERNALADDRESS' }), null);
+        return;
+      }
+      connect(options, callback);
+    };
+  }
 }
 
 export const USER_AGENT = 'pullthrough/0.1';
+
+function parseTokenBody(bytes: Buffer): { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown } | undefined {
+  try {
+    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+    return parsed !== null && typeof parsed === 'object' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function isRedirect(status: number): boolean {
   return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
