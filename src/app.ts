@@ -10,6 +10,7 @@ import { type Config, ConfigError } from './config.ts';
 import { clientAuth } from './auth/client-auth.ts';
 import { RegistryError } from './errors.ts';
 import { mirrorServices } from './plugins/mirror-services.ts';
+import { ListingDispatcher } from './upstream/listing-dispatcher.ts';
 import { requestMetrics } from './observability/request-metrics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsEndpoint } from './routes/metrics-endpoint.ts';
@@ -102,7 +103,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   await app.register(mirrorServices, { config, ...(deps.keyv && { keyv: deps.keyv }) });
-  await app.register(replyFrom, { undici: { connections: 32, headersTimeout: config.upstreamTimeouts.idle, bodyTimeout: config.upstreamTimeouts.idle } });
+  // Listings go through each upstream client's own pool: its CA, address policy and time-outs (issue 9).
+  await app.register(replyFrom, { undici: new ListingDispatcher(app.mirror.clients.values()) });
   await app.register(requestMetrics);
   // Before every route: with `auth` configured, requests are authenticated before anything is served.
   await app.register(clientAuth, { config });
