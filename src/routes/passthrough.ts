@@ -5,6 +5,7 @@
 // it points at the upstream's own listing (rewritten to the client's path), no redirect, and at most
 // MAX_LISTING_BYTES of body. Requests go through the upstream client's own pool (listing-dispatcher.ts).
 
+import { pipeline } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/reply-from';
 import { RegistryError } from '../errors.ts';
@@ -75,7 +76,10 @@ export async function passThrough(
     onResponse: (_request, replyOut, response) => {
       const status = response.statusCode;
       if (status === 200) {
-        replyOut.send(response.stream.pipe(byteLimit(MAX_LISTING_BYTES)).on('error', () => response.stream.destroy()));
+        // pipeline: a listing cut at the limit destroys the upstream body too, with its error handled.
+        replyOut.send(pipeline(response.stream, byteLimit(MAX_LISTING_BYTES), (error) => {
+          if (error) request.log.warn({ err: error, upstream: target.upstream.name }, 'upstream listing cut');
+        }));
         return;
       }
       // Whatever else the upstream sent is not a listing: its body is not read, its headers are not kept.
