@@ -68,10 +68,14 @@ export async function prefetchCommand(args: string[]): Promise<number> {
   let base = values.mirror;
   let ca: Buffer | undefined = values.ca ? readCa(values.ca) : undefined;
   if (!base) {
-    const config = loadCheckedConfig(configFile(values.config), { checkSecrets: false });
+    const file = configFile(values.config);
+    const config = loadCheckedConfig(file, { checkSecrets: false });
     const host = ['0.0.0.0', '::', ''].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
     base = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
     if (config.tls && !ca) ca = readCa(config.tls.cert);
+    // Say which mirror: a default address that is not the running mirror's would otherwise look like
+    // the mirror failing (issue 12).
+    process.stderr.write(`pullthrough prefetch: through ${base} (the listen address in ${file}; --mirror URL to choose)\n`);
   }
   if (!/^https?:\/\//.test(base)) throw new UsageError(`--mirror must be an http:// or https:// URL, got "${base}"`);
 
@@ -82,16 +86,28 @@ export async function prefetchCommand(args: string[]): Promise<number> {
     for (const image of images) {
       try {
         const summary = await prefetchImage(base, image, { agent, platforms, concurrency, progress });
+        // The summary goes to stdout only; stderr's progress line is just cleared.
+        progress.end();
         process.stdout.write(`${summary}\n`);
       } catch (error) {
         failed += 1;
-        progress.end(`${image.text}: failed: ${(error as Error).message}`);
+        progress.end(`${image.text}: failed: ${describeFailure(base, error)}`);
       }
     }
   } finally {
     await agent.close();
   }
   return failed > 0 ? EXIT.FAILURE : EXIT.OK;
+}
+
+/** A failure in words: an unreachable mirror names its address and the system's reason. */
+function describeFailure(base: string, error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (error instanceof TypeError && cause) {
+    const reason = typeof cause.code === 'string' ? cause.code : String(cause.message);
+    return `cannot reach the mirror at ${base} (${reason}); is it running there?`;
+  }
+  return (error as Error).message;
 }
 
 function readCa(file: string): Buffer {
@@ -123,10 +139,18 @@ async function prefetchImage(base: string, image: ImageReference, context: Prefe
     manifests.push({ body: top.body, label: '' });
   }
 
+  // Configs are blobs to fetch but not layers: counted apart, so "3 layers" means what `docker pull` shows.
   const blobs = new Map<string, number>();
+  const layers = new Set<string>();
   for (const { body } of manifests) {
-    const descriptors = [body.config, ...(Array.isArray(body.layers) ? body.layers : [])] as Array<Descriptor | undefined>;
-    for (const d of descriptors) if (d && typeof d.digest === 'string') blobs.set(d.digest, Number(d.size) || 0);
+    const config = body.config as Descriptor | undefined;
+    if (config && typeof config.digest === 'string') blobs.set(config.digest, Number(config.size) || 0);
+    for (const d of (Array.isArray(body.layers) ? body.layers : []) as Array<Descriptor | undefined>) {
+      if (d && typeof d.digest === 'string') {
+        blobs.set(d.digest, Number(d.size) || 0);
+        layers.add(d.digest);
+      }
+    }
   }
   const totalBytes = [...blobs.values()].reduce((a, b) => a + b, 0);
   context.progress.begin(image.text, blobs.size, totalBytes);
@@ -141,9 +165,8 @@ async function prefetchImage(base: string, image: ImageReference, context: Prefe
   };
   await Promise.all(Array.from({ length: Math.min(context.concurrency, Math.max(1, queue.length)) }, worker));
   const platforms = manifests.map((m) => m.label).filter(Boolean);
-  const summary = `${image.text}: ${top.digest} · ${manifests.length} manifest${manifests.length === 1 ? '' : 's'}${platforms.length ? ` (${platforms.join(', ')})` : ''} · ${blobs.size} blobs · ${formatBytes(totalBytes)}`;
-  context.progress.end(summary);
-  return summary;
+  const configs = blobs.size - layers.size;
+  return `${image.text}: ${top.digest} · ${manifests.length} manifest${manifests.length === 1 ? '' : 's'}${platforms.length ? ` (${platforms.join(', ')})` : ''} · ${layers.size} layer${layers.size === 1 ? '' : 's'} + ${configs} config${configs === 1 ? '' : 's'} · ${formatBytes(totalBytes)}`;
 }
 
 async function getManifest(base: string, image: ImageReference, reference: string, agent: Agent): Promise<{ digest: string; body: Record<string, unknown> }> {

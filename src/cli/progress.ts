@@ -42,10 +42,10 @@ export class Progress {
     this.draw(true);
   }
 
-  /** Ends the image's line with a final message. */
-  end(message: string): void {
-    if (this.tty) this.out.write(`\r\x1b[2K${message}\n`);
-    else this.out.write(`${message}\n`);
+  /** Ends the image's progress: clears the redrawn line, and writes a final message if there is one. */
+  end(message?: string): void {
+    if (this.tty) this.out.write(`\r\x1b[2K${message === undefined ? '' : `${message}\n`}`);
+    else if (message !== undefined) this.out.write(`${message}\n`);
   }
 
   private draw(force: boolean): void {
@@ -57,7 +57,7 @@ export class Progress {
     const filled = Math.round(fraction * BAR_WIDTH);
     const bar = `${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}`;
     this.out.write(
-      `\r\x1b[2K${this.label} [${bar}] ${Math.floor(fraction * 100)}% ${formatBytes(this.doneBytes)}/${formatBytes(this.totalBytes)} · layers ${this.doneBlobs}/${this.totalBlobs}`,
+      `\r\x1b[2K${this.label} [${bar}] ${Math.floor(fraction * 100)}% ${formatBytes(this.doneBytes)}/${formatBytes(this.totalBytes)} · blobs ${this.doneBlobs}/${this.totalBlobs}`,
     );
   }
 }

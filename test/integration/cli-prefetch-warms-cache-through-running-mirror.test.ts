@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { runCli } from '../support/cli.ts';
 import { MemoryRegistry } from '../support/memory-registry.ts';
@@ -36,7 +40,8 @@ test('--platform fetches only that platform; without it, every platform; afterwa
   upstream.resetCounts();
   const arm = await runCli(['prefetch', '--mirror', mirror.url, '--platform', 'linux/arm64', 'multi/app:v1']);
   assert.equal(arm.status, 0, arm.stderr);
-  assert.match(arm.stdout, /multi\/app:v1: sha256:\w+ · 1 manifest \(linux\/arm64\/v8\) · 2 blobs/);
+  assert.match(arm.stdout, /multi\/app:v1: sha256:\w+ · 1 manifest \(linux\/arm64\/v8\) · 1 layer \+ 1 config/);
+  assert.ok(!arm.stderr.includes('1 layer + 1 config'), 'the summary is printed once, on stdout');
   const fetched = new Set(upstream.requests.filter((r) => r.method === 'GET').map((r) => r.path.split('/').pop()));
   assert.ok(fetched.has(arm64.layer) && fetched.has(arm64.config) && fetched.has(arm64.digest));
   assert.ok(!fetched.has(amd64.layer) && !fetched.has(amd64.digest), 'the other platform is not fetched');
@@ -46,7 +51,7 @@ test('--platform fetches only that platform; without it, every platform; afterwa
 
   const all = await runCli(['prefetch', '--mirror', mirror.url, `127.0.0.1:${new URL(upstream.url).port}/multi/app:v1`]);
   assert.equal(all.status, 0, all.stderr);
-  assert.match(all.stdout, /2 manifests \(linux\/amd64, linux\/arm64\/v8\) · 4 blobs/);
+  assert.match(all.stdout, /2 manifests \(linux\/amd64, linux\/arm64\/v8\) · 2 layers \+ 2 configs/);
   assert.equal(upstream.count({ method: 'GET', kind: 'blob' }), 4, 'each blob fetched from upstream once over both runs');
 
   upstream.resetCounts();
@@ -68,4 +73,19 @@ test('an image that does not exist fails the run (status 1) but not the others; 
   assert.match(none.stderr, /name at least one IMAGE/);
   const badPlatform = await runCli(['prefetch', '--mirror', mirror.url, '--platform', 'arm64', 'multi/app:v1']);
   assert.equal(badPlatform.status, 2);
+});
+
+test('a mirror that is not running is named with the reason; without --mirror the address used is said', async (t) => {
+  const closed = net.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const { port } = closed.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pullthrough-prefetch-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'config.yaml');
+  await writeFile(file, `listen: 127.0.0.1:${port}\nupstreams:\n  hub: { url: "http://127.0.0.1:1" }\n`);
+  const down = await runCli(['prefetch', '--config', file, 'alpine:3.20']);
+  assert.equal(down.status, 1);
+  assert.match(down.stderr, new RegExp(`through http://127\\.0\\.0\\.1:${port} \\(the listen address in ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+  assert.match(down.stderr, new RegExp(`alpine:3\\.20: failed: cannot reach the mirror at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
 });
