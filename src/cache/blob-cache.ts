@@ -2,15 +2,22 @@
 // (or starts) the one upstream download for that digest and streams it as it arrives. Across replicas
 // sharing a store, the `fill:<digest>` lease picks the one replica that downloads; the others follow its
 // temp file (src/replicas/remote-fill-reader.ts).
+//
+// Bounded work per client (issue 9): starting a download takes a fill slot (src/storage/fill-slots.ts),
+// limited in total and per client address; a request over the limit waits for one, then gets 429. Kept
+// blobs and downloads already running are served without a slot. Sizes an upstream announces above
+// limits.maxBlobSize are refused (DENIED), for HEAD as for GET, and never reach a client.
 
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { RegistryError } from '../errors.ts';
 import type { Digest } from '../reference.ts';
 import type { RouteTarget } from '../routing.ts';
-import { BlobFill, type BlobFills, readFill } from '../storage/blob-fill.ts';
+import { BlobFill, type BlobFills, blobTooLarge, readFill, type UpstreamBlob } from '../storage/blob-fill.ts';
 import type { BlobStore, ByteRange } from '../storage/blob-store.ts';
+import { type FillSlot, FillSlots } from '../storage/fill-slots.ts';
 import { firstHeader } from '../upstream/rate-limit.ts';
 import type { RegistryClient } from '../upstream/registry-client.ts';
 import { upstreamError } from '../upstream/upstream-errors.ts';
@@ -19,7 +26,7 @@ import type { ReplicaLocks } from '../replicas/replica-locks.ts';
 import { parseRemoteFillInfo, readRemoteFill, type RemoteFillInfo } from '../replicas/remote-fill-reader.ts';
 
 export interface BlobSource {
-  /** Total size, when known (a kept blob, or an upstream that announced Content-Length). */
+  /** Total size, when known: a kept blob's, or the one its upstream announced (at most limits.maxBlobSize). */
   size: number | undefined;
   outcome: CacheOutcome;
   /** Opens the content, whole or a range of it. */
@@ -32,6 +39,14 @@ interface BlobCacheDeps {
   clientFor: (upstream: string) => RegistryClient;
   locks: ReplicaLocks;
   log: Logger;
+  limits: Pick<Config['limits'], 'maxBlobSize' | 'maxConcurrentFills' | 'maxConcurrentFillsPerClient' | 'fillQueueTimeout'>;
+}
+
+/** Who asks for a blob: the address its fill slots are counted by, and its request's end. */
+export interface BlobClient {
+  address: string;
+  /** Aborts when the client has gone (stops waiting for a fill slot). */
+  signal?: AbortSignal;
 }
 
 /** How long a follower waits for the leading replica to say where it writes (it must hear from upstream first). */
@@ -39,19 +54,41 @@ const LEADER_INFO_WAIT_MS = 10_000;
 
 export class BlobCache {
   private readonly deps: BlobCacheDeps;
+  private readonly slots: FillSlots;
 
   constructor(deps: BlobCacheDeps) {
     this.deps = deps;
+    this.slots = new FillSlots({
+      total: deps.limits.maxConcurrentFills,
+      perClient: deps.limits.maxConcurrentFillsPerClient,
+      queueTimeoutMs: deps.limits.fillQueueTimeout,
+    });
   }
 
   /** For GET: the kept blob, or the running/new fill once the upstream has started sending. */
-  async source(target: RouteTarget, digest: Digest): Promise<BlobSource> {
+  async source(target: RouteTarget, digest: Digest, client: BlobClient): Promise<BlobSource> {
     const kept = await this.kept(digest);
     if (kept) return kept;
-    // Joining a download already under way costs no upstream request: only the request that started it
-    // is a miss.
-    const running = this.deps.fills.get(digest);
-    const fill = running ?? (await this.leadOrFollow(target, digest));
+    // Joining a download already under way costs no upstream request and no slot: only the request that
+    // started it is a miss.
+    let running = this.deps.fills.get(digest);
+    let fill: BlobFill | BlobSource;
+    if (running) {
+      fill = running;
+    } else {
+      const slot = await this.slots.acquire(client.address, client.signal);
+      try {
+        // While it waited, the blob may have been kept or its download started by someone else.
+        const keptMeanwhile = await this.kept(digest);
+        running = this.deps.fills.get(digest);
+        if (keptMeanwhile || running) slot.release();
+        if (keptMeanwhile) return keptMeanwhile;
+        fill = running ?? (await this.leadOrFollow(target, digest, slot));
+      } catch (error) {
+        slot.release();
+        throw error;
+      }
+    }
     if (!(fill instanceof BlobFill)) return fill;
     try {
       await fill.started;
@@ -69,33 +106,46 @@ export class BlobCache {
     };
   }
 
-  /** Starts the fill if this replica gets the lease; otherwise follows the replica that has it. */
-  private async leadOrFollow(target: RouteTarget, digest: Digest): Promise<BlobFill | BlobSource> {
+  /**
+   * Starts the fill if this replica gets the lease (the fill then holds `slot` until it ends); otherwise
+   * follows the replica that has it, and `slot` is released: this process does no upstream work for it.
+   */
+  private async leadOrFollow(target: RouteTarget, digest: Digest, slot: FillSlot, client?: BlobClient): Promise<BlobFill | BlobSource> {
     const deadline = Date.now() + LEADER_INFO_WAIT_MS;
     for (;;) {
       const lease = await this.deps.locks.tryAcquire(`fill:${digest.text}`);
       if (lease) {
         // The previous holder may have kept the blob and let go since we last looked.
         const keptMeanwhile = await this.kept(digest);
-        if (!keptMeanwhile) return this.deps.fills.join(digest, () => this.fetch(target, digest), lease);
+        if (!keptMeanwhile) return this.deps.fills.join(digest, () => this.fetch(target, digest), lease, slot);
         await lease.release();
+        slot.release();
         return keptMeanwhile;
       }
       // The lease may be our own process's (a fill started while we asked): join it locally.
       const local = this.deps.fills.get(digest);
-      if (local) return local;
+      if (local) {
+        slot.release();
+        return local;
+      }
       const leader = await this.deps.locks.peek(`fill:${digest.text}`);
       const info = parseRemoteFillInfo(leader.info);
-      if (info) return this.follow(target, digest, info);
+      if (info) {
+        slot.release();
+        return this.follow(target, digest, info, client);
+      }
       const kept = await this.kept(digest);
-      if (kept) return kept;
+      if (kept) {
+        slot.release();
+        return kept;
+      }
       if (Date.now() > deadline) throw new RegistryError('UNAVAILABLE', 'another replica is fetching this blob and has not started');
       // Not published yet (the leader waits for upstream headers) or just released: ask again shortly.
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
 
-  private follow(target: RouteTarget, digest: Digest, info: RemoteFillInfo): BlobSource {
+  private follow(target: RouteTarget, digest: Digest, info: RemoteFillInfo, client: BlobClient = { address: 'replica-takeover' }): BlobSource {
     const { store, locks } = this.deps;
     const name = `fill:${digest.text}`;
     return {
@@ -109,7 +159,20 @@ export class BlobCache {
             return { held: leader.held, info: parseRemoteFillInfo(leader.info) };
           },
           takeOver: async (position, end, deadTemp) => {
-            const fill = this.deps.fills.get(digest) ?? (await this.leadOrFollow(target, digest));
+            // Taking over a download is starting one: it needs a slot like any other.
+            const running = this.deps.fills.get(digest);
+            let fill: BlobFill | BlobSource;
+            if (running) {
+              fill = running;
+            } else {
+              const slot = await this.slots.acquire(client.address);
+              try {
+                fill = await this.leadOrFollow(target, digest, slot, client);
+              } catch (error) {
+                slot.release();
+                throw error;
+              }
+            }
             if (!(fill instanceof BlobFill)) return fill.open({ start: position, end });
             await fill.started;
             // The vanished leader's partial file: open readers keep their copy, nobody else needs it.
@@ -136,7 +199,12 @@ export class BlobCache {
     await response.body.dump();
     if (response.status !== 200) throw upstreamError(response, 'BLOB_UNKNOWN');
     const length = Number(firstHeader(response.headers['content-length']));
-    return { size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, outcome: 'miss' };
+    const size = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    // The GET would be refused (blob-fill.ts): HEAD says so too, and never passes the claim on.
+    if (size !== undefined && size > this.deps.limits.maxBlobSize) {
+      throw blobTooLarge(size, this.deps.limits.maxBlobSize);
+    }
+    return { size, outcome: 'miss' };
   }
 
   private async kept(digest: Digest): Promise<BlobSource | undefined> {
@@ -145,7 +213,7 @@ export class BlobCache {
     return { size: stat.size, outcome: 'hit', open: (range) => this.deps.store.read(digest, range) };
   }
 
-  private async fetch(target: RouteTarget, digest: Digest): Promise<{ size: number | undefined; body: Readable }> {
+  private async fetch(target: RouteTarget, digest: Digest): Promise<UpstreamBlob> {
     const response = await this.client(target).send({
       method: 'GET',
       path: `/v2/${target.repository}/blobs/${digest.text}`,
@@ -160,7 +228,8 @@ export class BlobCache {
       await response.body.dump();
       throw new RegistryError('UNAVAILABLE', 'upstream sent an encoded blob');
     }
-    return { size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, body: response.body };
+    const body: Readable = response.body;
+    return { size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, body, discard: () => body.destroy() };
   }
 
   private client(target: RouteTarget): RegistryClient {

@@ -1,7 +1,16 @@
 // Keeps the blob store under `storage.maxSize` (and drops what was unused for `storage.maxAge`): a sweep
 // lists the kept blobs with their last use (file mtime, see access-recorder.ts), reads which blobs each
-// kept manifest names, plans the order (eviction-plan.ts) and unlinks. It runs on a timer, after a fill
-// that pushed the store over the cap, and on demand (`pullthrough gc`).
+// kept manifest names, plans the order (eviction-plan.ts) and unlinks. It runs on a timer, when a fill
+// starts and the store has no room for it, and on demand (`pullthrough gc`).
+//
+// Fills in flight count against the cap (issue 9: tmp/ did not, and 1.5 GiB landed under a 1 GiB cap).
+// The evictor is the fills' DiskRoom (src/storage/disk-room.ts): it keeps the bytes kept (from the last
+// sweep's listing plus verified sizes kept since — never an upstream's announced size) and the bytes
+// reserved by fills in flight, and admits a fill only if kept + reserved + its size fit under the cap,
+// sweeping first if they do not. A fill that still does not fit streams through without being kept; one
+// of unannounced size asks for more room before each write and stops being kept when there is none. So
+// this process keeps blobs + tmp/ under maxSize; what it cannot see until its next sweep (blobs other
+// replicas kept since, a manual copy) is what may take the disk past it.
 //
 // Deleting under readers: a sweep takes the sweeper lock (sweep-lock.ts) so only one process sweeps; it
 // never removes anything used within the grace period (by any replica: the mtime is on the shared volume)
@@ -14,6 +23,7 @@ import { open, readFile } from 'node:fs/promises';
 import type { Logger } from '../logger.ts';
 import { parseDigest, type Digest } from '../reference.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
+import type { DiskReservation, DiskRoom } from '../storage/disk-room.ts';
 import type { AccessRecorder } from './access-recorder.ts';
 import { type EvictionCandidate, type PlannedEviction, planEviction } from './eviction-plan.ts';
 import { MAX_MANIFEST_BYTES, manifestReferences } from './manifest-references.ts';
@@ -35,11 +45,17 @@ export interface EvictorOptions {
   intervalMs: number;
   access?: AccessRecorder;
   metrics?: EvictionMetrics;
-  /** In-flight fills, to sweep once a fill that pushed the store over the cap has landed. */
-  fills?: { get(digest: Digest): { finished: Promise<void> } | undefined };
   /** Called after each sweep that removed something (e.g. to rescan the cache size). */
   onSwept?: () => void;
+  /**
+   * Called once per blob or manifest removed, after the unlink: the one place where what is known about
+   * that digest elsewhere (e.g. its manifest records in the metadata store) is to be forgotten.
+   */
+  onEvicted?: (digest: Digest) => void | Promise<void>;
 }
+
+/** After a sweep that could free nothing, fills stream through without sweeping again for this long. */
+const NO_ROOM_RETRY_MS = 5_000;
 
 export interface SweepOptions {
   /** Overrides of the configured limits for this sweep (`pullthrough gc --max-size`). */
@@ -67,15 +83,23 @@ export interface SweepReport {
 
 export type SweepResult = { status: 'done'; report: SweepReport } | { status: 'busy' };
 
-export class Evictor {
+export class Evictor implements DiskRoom {
   private readonly options: EvictorOptions;
   /** What each kept blob names if it is a manifest (null: not a manifest). Content is immutable: read once. */
   private readonly references = new Map<string, readonly string[] | null>();
   private running: Promise<SweepResult> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
-  /** Store size as of the last sweep plus fills since: decides when a fill triggers a sweep. */
-  private estimatedBytes = 0;
+  /** Kept bytes as of the last sweep's listing plus verified sizes kept since; undefined before any. */
+  private keptBytes: number | undefined;
+  /** Verified bytes kept by this process's fills, ever: tells what landed while a sweep was listing. */
+  private keptTotal = 0;
+  /** Room held by this process's fills in flight (their announced or running sizes). */
+  private reservedBytes = 0;
+  /** Room asked for by fills waiting on a sweep: the sweep frees enough for them too. */
+  private wantedBytes = 0;
+  /** When a sweep for room last freed nothing (all in use): no point sweeping again at once. */
+  private noRoomSince: number | undefined;
   private stopped = false;
 
   constructor(options: EvictorOptions) {
@@ -112,14 +136,77 @@ export class Evictor {
     return this.options.access?.pin(digest) ?? (() => undefined);
   }
 
-  /** A fill of `size` bytes started: sweep once it lands if that takes the store over the cap. */
-  noteFill(digest: Digest, size: number | undefined): void {
-    const { maxBytes, fills } = this.options;
-    if (maxBytes === undefined) return;
-    this.estimatedBytes += size ?? 0;
-    if (this.estimatedBytes <= maxBytes) return;
-    const landed = fills?.get(digest)?.finished ?? Promise.resolve();
-    landed.catch(() => undefined).then(() => this.requestSweep('fill'));
+  /** Bytes held for fills in flight now (tests, status). */
+  get reserved(): number {
+    return this.reservedBytes;
+  }
+
+  /**
+   * Room for a fill of `bytes` (DiskRoom): at once if kept + reserved + bytes fit under the cap, else
+   * after a sweep that frees for it (at most two: one already running may have been planned without it),
+   * else none — the fill then streams through without being kept.
+   */
+  async reserve(bytes: number | undefined): Promise<DiskReservation | undefined> {
+    const { maxBytes, log } = this.options;
+    if (maxBytes === undefined) return this.reservation(bytes ?? 0, Infinity);
+    const want = bytes ?? 0;
+    for (let attempt = 0; attempt < 2 && !this.fits(want, maxBytes); attempt++) {
+      if (this.keptBytes !== undefined && this.noRoomSince !== undefined && Date.now() - this.noRoomSince < NO_ROOM_RETRY_MS) break;
+      this.wantedBytes += want;
+      try {
+        const result = await this.sweep();
+        if (result.status === 'busy' && this.keptBytes === undefined) this.keptBytes = await this.measureKept();
+      } catch (error) {
+        log.warn({ err: error }, 'eviction sweep for a fill failed');
+        break;
+      } finally {
+        this.wantedBytes -= want;
+      }
+    }
+    return this.fits(want, maxBytes) ? this.reservation(want, maxBytes) : undefined;
+  }
+
+  private fits(bytes: number, maxBytes: number): boolean {
+    return this.keptBytes !== undefined && this.keptBytes + this.reservedBytes + bytes <= maxBytes;
+  }
+
+  private reservation(initial: number, maxBytes: number): DiskReservation {
+    let held = initial;
+    let open = true;
+    this.reservedBytes += held;
+    const end = (): void => {
+      if (!open) return;
+      open = false;
+      this.reservedBytes -= held;
+    };
+    return {
+      grow: (total) => {
+        if (!open) return false;
+        if (total <= held) return true;
+        // Growing never waits for a sweep (the fill is mid-stream): it fits now or stops being kept.
+        if ((this.keptBytes ?? 0) + this.reservedBytes + (total - held) > maxBytes) return false;
+        this.reservedBytes += total - held;
+        held = total;
+        return true;
+      },
+      kept: (size) => {
+        if (!open) return;
+        end();
+        this.keptTotal += size;
+        if (this.keptBytes !== undefined) this.keptBytes += size;
+        // Room may have been made for it while others were in use: anything over the cap goes now.
+        this.noRoomSince = undefined;
+        if (this.keptBytes !== undefined && maxBytes !== Infinity && this.keptBytes > maxBytes) this.requestSweep('fill');
+      },
+      release: end,
+    };
+  }
+
+  /** Kept bytes by listing the store, when another process holds the sweep lock and none is known yet. */
+  private async measureKept(): Promise<number> {
+    let total = 0;
+    for await (const blob of this.options.store.list()) total += blob.size;
+    return total;
   }
 
   /** Starts a background sweep, or one more after the running one. */
@@ -195,6 +282,8 @@ export class Evictor {
     const maxAgeMs = overrides.maxAgeMs ?? this.options.maxAgeMs;
     const candidates: EvictionCandidate[] = [];
     const seen = new Set<string>();
+    // Fills kept while the listing runs may or may not be in it: count them again rather than miss them.
+    const keptBeforeListing = this.keptTotal;
     for await (const blob of store.list()) {
       seen.add(blob.digest.text);
       const references = await this.referencesOf(blob.digest, blob.size);
@@ -208,7 +297,9 @@ export class Evictor {
       ...(maxAgeMs !== undefined && { maxAgeMs }),
       graceMs,
       now: started,
-      extraBytes: tempBytes,
+      // Fills in flight and those waiting for room count against the cap (issue 9). tmp/ also holds other
+      // replicas' fills; this process's reservations may be ahead of what its files hold so far.
+      extraBytes: Math.max(tempBytes, this.reservedBytes) + this.wantedBytes,
       pinned,
     });
 
@@ -236,11 +327,16 @@ export class Evictor {
       evicted.push(planned);
       metrics?.evicted(planned.reason, planned.size);
       log.debug({ digest: planned.digest, size: planned.size, reason: planned.reason }, 'evicted');
+      await this.forget(digest);
     }
     const freedBytes = evicted.reduce((sum, e) => sum + e.size, 0);
     const bytesAfter = plan.bytesBefore - freedBytes;
-    this.estimatedBytes = bytesAfter + tempBytes;
-    if (maxBytes !== undefined && bytesAfter + tempBytes > maxBytes) {
+    if (!overrides.dryRun) {
+      this.keptBytes = bytesAfter + (this.keptTotal - keptBeforeListing);
+      // Wanted room and none could be freed (everything in use): fills stream through for a while.
+      this.noRoomSince = this.wantedBytes > 0 && evicted.length === 0 ? Date.now() : undefined;
+    }
+    if (maxBytes !== undefined && !overrides.dryRun && bytesAfter + tempBytes > maxBytes) {
       log.warn({ bytes: bytesAfter, tempBytes, maxBytes, protectedBytes: plan.protectedBytes }, 'store still over its cap: the rest is in use');
     }
     if (freedBytes > 0 && !overrides.dryRun) this.options.onSwept?.();
@@ -256,6 +352,14 @@ export class Evictor {
       durationMs: Date.now() - started,
       dryRun: overrides.dryRun ?? false,
     };
+  }
+
+  private async forget(digest: Digest): Promise<void> {
+    try {
+      await this.options.onEvicted?.(digest);
+    } catch (error) {
+      this.options.log.warn({ err: error, digest: digest.text }, 'forgetting an evicted digest failed');
+    }
   }
 
   /** What a kept blob names if it is a manifest; reads at most one byte of anything that is not JSON. */

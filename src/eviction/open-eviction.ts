@@ -18,7 +18,7 @@ export function openEviction(
   store: BlobStore,
   log: Logger,
   locks: ReplicaLocks,
-  extra: Pick<EvictorOptions, 'metrics' | 'fills' | 'onSwept'> & { intervalMs?: number } = {},
+  extra: Pick<EvictorOptions, 'metrics' | 'onSwept' | 'onEvicted'> & { intervalMs?: number } = {},
 ): Evictor {
   const { maxSize, maxAge, evictionGrace, evictionInterval } = config.storage;
   const fileLock = new FileSweepLock(store.root);
@@ -35,7 +35,7 @@ export function openEviction(
     intervalMs: extra.intervalMs ?? evictionInterval,
     access: new AccessRecorder(store, log, { throttleMs: Math.min(MAX_TOUCH_INTERVAL_MS, evictionGrace / 4) }),
     ...(extra.metrics && { metrics: extra.metrics }),
-    ...(extra.fills && { fills: extra.fills }),
+    ...(extra.onEvicted && { onEvicted: extra.onEvicted }),
     ...(extra.onSwept && { onSwept: extra.onSwept }),
   });
 }

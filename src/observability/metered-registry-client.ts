@@ -18,8 +18,10 @@ export class MeteredRegistryClient extends RegistryClient {
   override async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const response = await this.observe(req.signal, () => super.send(req));
     if (req.method === 'GET' && (response.status === 200 || response.status === 206)) {
+      // Counted once the body has ended whole (undici fails a body that ends short of its Content-Length),
+      // never at the headers: an announced size is a claim (issue 9), and a refused or cut body was not fetched.
       const length = Number(firstHeader(response.headers['content-length']));
-      if (Number.isSafeInteger(length)) this.metrics?.upstreamFetched(this.upstream.name, length);
+      if (Number.isSafeInteger(length)) response.body.once('end', () => this.metrics?.upstreamFetched(this.upstream.name, length));
     }
     return response;
   }

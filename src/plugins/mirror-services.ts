@@ -81,16 +81,16 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       if (!client) throw new Error(`no client for upstream ${name}`);
       return client;
     };
-    const fills = new BlobFills(store, log);
     const cacheSize = new CacheSizeScanner(store.root);
     cacheSize.start();
     const eviction = openEviction(config, store, log, locks, {
       metrics,
-      fills,
       // The status page and /metrics show the size right after a sweep, not minutes later.
       onSwept: () => void cacheSize.refresh(),
     });
     eviction.start();
+    // Blobs over limits.maxBlobSize are refused; each fill asks eviction for room first (issue 9).
+    const fills = new BlobFills(store, log, { maxBlobSize: config.limits.maxBlobSize, disk: eviction });
     metrics.attach({
       upstreams: [...clients.keys()],
       rateLimit: (name) => clients.get(name)?.rateLimit,
@@ -105,7 +105,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       fills,
       metadata,
       manifests: new ManifestCache({ store, metadata, clientFor, locks, log }),
-      blobs: new BlobCache({ store, fills, clientFor, locks, log }),
+      blobs: new BlobCache({ store, fills, clientFor, locks, log, limits: config.limits }),
       clients,
       clientFor,
       metrics,

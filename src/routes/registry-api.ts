@@ -113,14 +113,14 @@ async function serveBlob(
     if (size !== undefined) reply.header('content-length', size);
     return reply.send();
   }
-  const source = await app.mirror.blobs.source(target, digest);
+  // Fill slots are counted per client address (issue 9); a client that goes while waiting for one leaves the queue.
+  const gone = new AbortController();
+  reply.raw.once('close', () => gone.abort());
+  const source = await app.mirror.blobs.source(target, digest, { address: request.ip, signal: gone.signal });
   setCacheOutcome(request, source.outcome);
-  if (source.outcome === 'hit') {
-    // Pinned while it streams: this process's sweeper leaves it alone however long the download takes.
-    reply.raw.once('close', app.mirror.eviction.serving(digest));
-  } else {
-    app.mirror.eviction.noteFill(digest, source.size);
-  }
+  // Pinned while it streams: this process's sweeper leaves it alone however long the download takes. A
+  // fill needs no note here: it asked eviction for room before its first byte (src/storage/disk-room.ts).
+  if (source.outcome === 'hit') reply.raw.once('close', app.mirror.eviction.serving(digest));
   const range = parseRange(request.headers.range, source.size);
   if (range.kind === 'unsatisfiable') {
     reply.header('content-range', `bytes */${source.size}`);

@@ -8,8 +8,15 @@
 // complete body with the wrong content: on a mismatch the readers fail and the connection is cut.
 // Making the blob durable (fsync, rename) happens after that, off the clients' path: flushing a large
 // blob to disk would otherwise add its whole write-back time to every cold pull.
+//
+// What the upstream says is a claim (issue 9): a size it announces above limits.maxBlobSize is refused
+// before a byte is read or stored, a body without a size is cut at that limit, and a body that runs past
+// its announced size is cut at once, not read to its end and judged after. The size the fill ends with
+// (and that eviction and metrics count) is the verified bytes'. Room on disk is asked for before the
+// first byte is written (disk-room.ts); without it the content streams through and is not kept.
 
 import { EventEmitter } from 'node:events';
+import { RegistryError } from '../errors.ts';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,22 +24,39 @@ import type { Logger } from '../logger.ts';
 import type { Digest } from '../reference.ts';
 import type { Lease } from '../replicas/replica-locks.ts';
 import type { BlobStore, BlobWriter } from './blob-store.ts';
+import { type DiskReservation, type DiskRoom, UNLIMITED_ROOM } from './disk-room.ts';
+import type { FillSlot } from './fill-slots.ts';
 import { RecentChunks } from './recent-chunks.ts';
 
 export interface UpstreamBlob {
   /** Content-Length the upstream announced, if it did. */
   size: number | undefined;
   body: AsyncIterable<Buffer>;
+  /** Drops the body unread (closing its connection rather than draining it). */
+  discard?: () => void;
 }
 
 type FillState = 'starting' | 'streaming' | 'verified' | 'committed' | 'failed';
 
-/** Bytes of a download kept in memory for readers that keep up; also the most received ahead of the disk. */
-const RECENT_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes of a download kept in memory for readers that keep up; also the most received ahead of the disk.
+ * It bounds a fill's memory: with limits.maxConcurrentFills (fill-slots.ts) the fills of a process hold at
+ * most maxConcurrentFills × this (plus a chunk each) — 32 × 8 MiB = 256 MiB with the defaults.
+ */
+export const FILL_MEMORY_WINDOW = 8 * 1024 * 1024;
+const RECENT_BYTES = FILL_MEMORY_WINDOW;
 const READ_CHUNK = 256 * 1024;
+
+export interface FillOptions {
+  /** limits.maxBlobSize: larger announced sizes are refused, longer bodies cut. */
+  maxBlobSize?: number;
+  /** Room under storage.maxSize; absent = always room. */
+  disk?: DiskRoom;
+}
 
 export class BlobFill extends EventEmitter {
   readonly digest: Digest;
+  /** The announced size (never above maxBlobSize) while streaming; the verified size once verified. */
   size: number | undefined;
   /** Bytes received from upstream so far. */
   received = 0;
@@ -51,14 +75,19 @@ export class BlobFill extends EventEmitter {
   readonly finished: Promise<void>;
   readonly recent = new RecentChunks(RECENT_BYTES);
   private readonly store: BlobStore;
+  private readonly maxBlobSize: number;
+  private readonly disk: DiskRoom;
+  private reservation: DiskReservation | undefined;
   private readonly markStarted: () => void;
   private readonly markStartFailed: (error: Error) => void;
 
-  constructor(digest: Digest, store: BlobStore) {
+  constructor(digest: Digest, store: BlobStore, options: FillOptions = {}) {
     super();
     this.setMaxListeners(0);
     this.digest = digest;
     this.store = store;
+    this.maxBlobSize = options.maxBlobSize ?? Number.MAX_SAFE_INTEGER;
+    this.disk = options.disk ?? UNLIMITED_ROOM;
     let markStarted!: () => void;
     let markStartFailed!: (error: Error) => void;
     this.started = new Promise((resolve, reject) => {
@@ -84,7 +113,20 @@ export class BlobFill extends EventEmitter {
     let writer: BlobWriter | undefined;
     try {
       const upstream = await fetchUpstream();
-      writer = (await this.store.create(this.digest.algorithm, { streamThroughOnDiskError: true })).streamThroughOnDiskError();
+      if (upstream.size !== undefined && upstream.size > this.maxBlobSize) {
+        // Not read at all: the upstream connection is closed rather than drained.
+        upstream.discard?.();
+        throw blobTooLarge(upstream.size, this.maxBlobSize);
+      }
+      // Room first, so eviction makes it before the bytes land rather than after.
+      this.reservation = await this.disk.reserve(upstream.size);
+      if (this.reservation) {
+        writer = (await this.store.create(this.digest.algorithm, { streamThroughOnDiskError: true })).streamThroughOnDiskError();
+      } else {
+        writer = this.store.hashOnly(this.digest.algorithm, new Error('no room under storage.maxSize'));
+        this.diskless = true;
+        log.warn({ digest: this.digest.text, size: upstream.size }, 'store full with blobs in use, streaming through without keeping');
+      }
       this.tempPath = writer.tempPath;
       this.size = upstream.size;
       this.state = 'streaming';
@@ -100,12 +142,14 @@ export class BlobFill extends EventEmitter {
       this.state = 'verified';
       this.emit('verified');
       await writer.persist(this.digest);
+      this.reservation?.kept(this.written);
       this.state = 'committed';
       this.recent.clear();
       log.debug({ digest: this.digest.text, bytes: this.written }, 'blob kept');
       this.emit('committed');
     } catch (error) {
       await writer?.abort();
+      this.reservation?.release();
       // Verified content that only failed to be kept is still being streamed from memory to its readers.
       if (!this.verified) this.recent.clear();
       this.state = 'failed';
@@ -130,6 +174,11 @@ export class BlobFill extends EventEmitter {
       while (pending.length > 0) {
         const batch = pending;
         pending = [];
+        if (this.size === undefined && writer.diskError === undefined && this.reservation) {
+          // Unannounced size: room is asked for as the file grows, between writes.
+          const total = writer.written + batch.reduce((sum, chunk) => sum + chunk.length, 0);
+          if (!this.reservation.grow(total)) await writer.dropFile(new Error('no room under storage.maxSize'));
+        }
         await writer.writeMany(batch);
         if (writer.diskError !== undefined && !this.diskless) {
           // Disk full or unwritable: clients still get the content (from memory), it is just not kept.
@@ -156,6 +205,13 @@ export class BlobFill extends EventEmitter {
     try {
       for await (const chunk of body) {
         if (writeError !== undefined) throw writeError;
+        // Cut the moment the body runs past what it announced (or past maxBlobSize with no announcement):
+        // leaving the loop stops reading the upstream, and no reader ever sees those bytes.
+        if (this.received + chunk.length > (this.size ?? this.maxBlobSize)) {
+          throw this.size !== undefined
+            ? new Error(`upstream sent more than the ${this.size} bytes it announced`)
+            : new Error(`upstream sent more than limits.maxBlobSize (${this.maxBlobSize} bytes) without announcing a size`);
+        }
         this.recent.add(this.received, chunk);
         this.received += chunk.length;
         pending.push(chunk);
@@ -172,15 +228,22 @@ export class BlobFill extends EventEmitter {
   }
 }
 
+/** DENIED for a blob larger than limits.maxBlobSize: a policy of this mirror, not a missing blob (issue 9). */
+export function blobTooLarge(size: number, maxBlobSize: number): RegistryError {
+  return new RegistryError('DENIED', 'blob larger than this mirror keeps (limits.maxBlobSize)', { detail: { announced: size, maxBlobSize } });
+}
+
 /** The in-flight fills of this process, by digest. */
 export class BlobFills {
   private readonly fills = new Map<string, BlobFill>();
   private readonly store: BlobStore;
   private readonly log: Logger;
+  private readonly options: FillOptions;
 
-  constructor(store: BlobStore, log: Logger) {
+  constructor(store: BlobStore, log: Logger, options: FillOptions = {}) {
     this.store = store;
     this.log = log;
+    this.options = options;
   }
 
   get(digest: Digest): BlobFill | undefined {
@@ -191,16 +254,23 @@ export class BlobFills {
     return this.fills.size;
   }
 
-  /** Joins the running fill for this digest or starts one (holding `lease` for the other replicas). */
-  join(digest: Digest, fetchUpstream: () => Promise<UpstreamBlob>, lease?: Lease): BlobFill {
+  /**
+   * Joins the running fill for this digest or starts one, holding `lease` for the other replicas and
+   * `slot` (fill-slots.ts) until it ends; joining lets go of both at once.
+   */
+  join(digest: Digest, fetchUpstream: () => Promise<UpstreamBlob>, lease?: Lease, slot?: FillSlot): BlobFill {
     const running = this.fills.get(digest.text);
     if (running) {
       void lease?.release();
+      slot?.release();
       return running;
     }
-    const fill = new BlobFill(digest, this.store);
+    const fill = new BlobFill(digest, this.store, this.options);
     this.fills.set(digest.text, fill);
-    void fill.run(fetchUpstream, this.log, lease).finally(() => this.fills.delete(digest.text));
+    void fill.run(fetchUpstream, this.log, lease).finally(() => {
+      this.fills.delete(digest.text);
+      slot?.release();
+    });
     return fill;
   }
 

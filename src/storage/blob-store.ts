@@ -127,6 +127,14 @@ export class BlobStore {
     }
   }
 
+  /**
+   * A writer that only hashes: for content that streams through without being kept, when the store has
+   * no room for it under storage.maxSize (issue 9). `reason` is its `diskError`.
+   */
+  hashOnly(algorithm: DigestAlgorithm, reason: Error): BlobWriter {
+    return BlobWriter.diskless(this, path.join(this.tmpDir, randomUUID()), createHash(algorithm), reason);
+  }
+
   /** Removes a kept blob (eviction, or a blob found corrupt). */
   async remove(digest: Digest): Promise<void> {
     await rm(this.pathFor(digest), { force: true });
@@ -255,6 +263,17 @@ export class BlobWriter {
 
   get written(): number {
     return this.bytes;
+  }
+
+  /**
+   * Stops keeping this content: the temp file goes, hashing goes on (like a disk error under
+   * `streamThroughOnDiskError`). For a fill of unannounced size that outgrew the room left under
+   * storage.maxSize (issue 9). Call it between writes, never while one is under way.
+   */
+  async dropFile(reason: Error): Promise<void> {
+    if (this.diskError !== undefined) return;
+    this.diskError = reason;
+    await this.abort();
   }
 
   async write(chunk: Buffer): Promise<void> {
