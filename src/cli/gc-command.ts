@@ -66,16 +66,29 @@ export async function gcCommand(args: string[]): Promise<number> {
       return EXIT.BUSY;
     }
     const { report } = result;
+    // A dry run removes nothing, so its "after" is what the store would hold once these went (issue 12:
+    // it said "before = after" right under "would evict 15").
+    const after = report.dryRun ? report.bytesBefore - report.freedBytes : report.bytesAfter;
+    const blobsAfter = report.dryRun ? report.blobsAfter - report.evicted.length : report.blobsAfter;
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...report, maxBytes: limits.maxBytes ?? null, maxAgeMs: limits.maxAgeMs ?? null })}\n`);
+      const evicted = report.evicted.map((e) => ({ ...e, usedAt: new Date(Math.round(e.usedAt)).toISOString() }));
+      process.stdout.write(
+        `${JSON.stringify({ ...report, evicted, bytesAfter: after, blobsAfter, maxBytes: limits.maxBytes ?? null, maxAgeMs: limits.maxAgeMs ?? null })}\n`,
+      );
       return EXIT.OK;
     }
     const verb = report.dryRun ? 'would evict' : 'evicted';
     const byReason = (reason: string): number => report.evicted.filter((e) => e.reason === reason).reduce((s, e) => s + e.size, 0);
     const lines = [
       `${verb} ${report.evicted.length} blobs and manifests, ${formatBytes(report.freedBytes)} (over the cap: ${formatBytes(byReason('size'))}, too old: ${formatBytes(byReason('age'))})`,
-      `store: ${formatBytes(report.bytesBefore)} before, ${formatBytes(report.bytesAfter)} after${limits.maxBytes !== undefined ? ` (cap ${formatBytes(limits.maxBytes)})` : ''}, ${report.blobsAfter} kept`,
     ];
+    // What goes, least recently used first, so a dry run answers "what would I lose?".
+    for (const e of report.evicted) {
+      lines.push(`  ${e.digest}  ${formatBytes(e.size).padStart(10)}  last used ${new Date(Math.round(e.usedAt)).toISOString()}  (${e.reason === 'size' ? 'over the cap' : 'too old'})`);
+    }
+    lines.push(
+      `store: ${formatBytes(report.bytesBefore)} before, ${formatBytes(after)} after${report.dryRun ? ' (if run)' : ''}${limits.maxBytes !== undefined ? ` (cap ${formatBytes(limits.maxBytes)})` : ''}, ${blobsAfter} kept`,
+    );
     if (report.protectedBytes > 0) lines.push(`kept because in use (grace period, being served, named by a kept manifest): ${formatBytes(report.protectedBytes)}`);
     if (report.tempBytes > 0) lines.push(`downloads in progress: ${formatBytes(report.tempBytes)}`);
     process.stdout.write(`${lines.join('\n')}\n`);

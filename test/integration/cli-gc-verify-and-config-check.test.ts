@@ -44,12 +44,15 @@ test('gc evicts least recently used first down to the cap, reports it, and says 
   const dry = await runCli(['gc', '--config', file, '--dry-run']);
   assert.equal(dry.status, 0, dry.stderr);
   assert.match(dry.stdout, /would evict 1 blobs and manifests/);
+  assert.match(dry.stdout, new RegExp(`^  ${oldest.text} .* last used \\d{4}-\\d\\d-\\d\\dT.*over the cap`, 'm'), 'a dry run lists what would go');
+  assert.match(dry.stdout, /store: 11\.7 KiB before, 7\.81 KiB after \(if run\).*, 2 kept/, 'after = before minus what would go');
   assert.ok(await store.stat(oldest));
 
   const run = await runCli(['gc', '--config', file, '--json']);
   assert.equal(run.status, 0, run.stderr);
-  const report = JSON.parse(run.stdout) as { evicted: Array<{ digest: string }>; freedBytes: number; bytesAfter: number };
+  const report = JSON.parse(run.stdout) as { evicted: Array<{ digest: string; usedAt: string }>; freedBytes: number; bytesAfter: number };
   assert.deepEqual(report.evicted.map((e) => e.digest), [oldest.text]);
+  assert.match(report.evicted[0]?.usedAt ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'times as ISO 8601');
   assert.equal(report.freedBytes, 4000);
   assert.equal(await store.stat(oldest), undefined);
   assert.ok((await store.stat(older)) && (await store.stat(recent)));
