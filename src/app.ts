@@ -43,8 +43,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const tls = readTlsFiles(config);
   // With `tls` the server is HTTPS (clients need it for a mirror not on localhost); the instance's API is
   // the same either way, only its type parameter (the Node server class) differs.
+  const limits = clientLimits(config);
   const app = fastify({
-    ...(tls && { https: tls }),
+    // Node's own time-outs are constructor options (the checking interval can only be set there).
+    ...(tls ? { https: { ...tls, ...limits.node } } : { http: limits.node }),
+    connectionTimeout: limits.idle,
+    keepAliveTimeout: config.limits.keepAliveTimeout,
+    requestTimeout: limits.node.requestTimeout,
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
     // One line per request, written in onResponse with the cache outcome, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -62,10 +67,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
     },
   }) as unknown as FastifyInstance;
+  // Past this many open connections Node closes new ones as soon as it accepts them (issue 9).
+  app.server.maxConnections = config.limits.maxConnections;
 
   // Graceful close: Fastify closes the connections idle when close() starts, but a keep-alive connection
   // whose response was still in flight turns idle only later and would then hold close() open for the
-  // whole keep-alive time (72 s), past the shutdown grace. Close those as they turn idle.
+  // whole keep-alive time (limits.keepAliveTimeout), perhaps past the shutdown grace. Close those as they
+  // turn idle.
   app.addHook('preClose', (done) => {
     const sweep = setInterval(() => app.server.closeIdleConnections(), CLOSE_SWEEP_MS);
     sweep.unref();
@@ -114,6 +122,34 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(statusPage);
   await app.register(setupPages);
   return app;
+}
+
+/**
+ * What an anonymous client may make the server hold (issue 9): slowloris heads trickled a byte at a time
+ * lived 75-90 s, and a client that stopped reading held its socket for ever.
+ * - headersTimeout: the request head must arrive within it, however steadily it trickles.
+ * - requestTimeout: the whole request must arrive within it. Node measures it from the first byte of a
+ *   request until the request is complete, not until the answer is sent, so a long blob download is not
+ *   cut by it (test/integration/slow-steady-blob-download-outlives-request-timeout.test.ts).
+ * - idle (Fastify's connectionTimeout, the socket's inactivity timer): no byte moved either way. Each
+ *   write handed to the socket and each one completed re-arms it, so a client reading steadily keeps its
+ *   download (it must take in one chunk, up to 1 MiB from the store, per idle time-out); one that stopped
+ *   reading stalls our writes and is cut. It also bounds a client waiting for a fill slot or a slow
+ *   upstream, so it should stay above fillQueueTimeout and upstreamTimeouts.idle (the defaults do).
+ * Node checks the first two on an interval (30 s by default, which is why they ran so long): a tenth of
+ * the headers time-out here, between 100 ms and 1 s.
+ */
+export function clientLimits(config: Config): {
+  node: { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number };
+  idle: number;
+} {
+  const { headersTimeout, requestTimeout, clientIdleTimeout } = config.limits;
+  // Node refuses a headers time-out above the request time-out; the request time-out then bounds both.
+  const headers = Math.min(headersTimeout, requestTimeout);
+  return {
+    node: { headersTimeout: headers, requestTimeout, connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headers / 10))) },
+    idle: clientIdleTimeout,
+  };
 }
 
 /** What a forwarded request id may look like: no spaces or control characters to smuggle into logs. */
