@@ -10,7 +10,9 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { RegistryError } from '../errors.ts';
+import { mirrorAddress } from '../routes/mirror-address.ts';
 import { Htpasswd } from './htpasswd.ts';
+import { LoginThrottle } from './login-throttle.ts';
 import { TokenSigner } from './registry-token.ts';
 import { tokenEndpoint } from './token-endpoint.ts';
 
@@ -20,45 +22,79 @@ type AuthConfig = NonNullable<Config['auth']>;
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/token']);
 /** A registry API path and the repository it names, for the challenge's scope. */
 const REPOSITORY_PATH = /^(?:\/[^/]+)?\/v2\/(.+)\/(?:manifests|blobs|tags|referrers)\//;
+/** Characters of a repository name (distribution's grammar is stricter; this is about quoting). */
+const REPOSITORY_NAME = /^[A-Za-z0-9._/-]{1,255}$/;
 
 export class ClientAuth {
   readonly config: AuthConfig;
   readonly signer: TokenSigner;
   private readonly htpasswd: Htpasswd;
+  private readonly throttle: LoginThrottle;
+  private readonly listen: Config['listen'] | undefined;
 
-  constructor(config: AuthConfig, env: NodeJS.ProcessEnv = process.env) {
+  constructor(config: AuthConfig, env: NodeJS.ProcessEnv = process.env, listen?: Config['listen']) {
     this.config = config;
     this.htpasswd = new Htpasswd(config.htpasswd);
     this.signer = new TokenSigner(readSecret(config, env));
+    this.throttle = new LoginThrottle(config.maxFailedLogins, config.failedLoginWindow);
+    this.listen = listen;
   }
 
-  /** The account behind the request's Authorization header, or undefined (none, wrong, expired). */
-  async authenticate(authorization: string | undefined): Promise<string | undefined> {
+  /**
+   * The account behind the request's Authorization header, or undefined (none, wrong, expired, or an
+   * account no longer in the htpasswd file). Basic credentials are a login: throttled per address
+   * (throws 429 TOOMANYREQUESTS). Bearer tokens are not: they are signed, so guessing them gets nowhere.
+   */
+  async authenticate(request: FastifyRequest): Promise<string | undefined> {
+    const authorization = request.headers.authorization;
     if (!authorization) return undefined;
     const space = authorization.indexOf(' ');
     const scheme = authorization.slice(0, space).toLowerCase();
     const value = authorization.slice(space + 1).trim();
-    if (scheme === 'bearer') return this.signer.verify(value, this.config.service)?.sub;
+    if (scheme === 'bearer') {
+      const account = this.signer.verify(value, this.config.service)?.sub;
+      // A token outlives nothing: once its account is removed from the file, it is refused (issue 9).
+      return account !== undefined && this.htpasswd.has(account) ? account : undefined;
+    }
     if (scheme === 'basic') {
       const credentials = decodeBasic(value);
-      if (credentials && (await this.htpasswd.verify(credentials.username, credentials.password))) return credentials.username;
+      if (credentials && (await this.verifyPassword(credentials.username, credentials.password, request))) return credentials.username;
     }
     return undefined;
   }
 
-  /** Checks a username and password (the token endpoint's Basic credentials or OAuth2 password grant). */
-  verifyPassword(username: string, password: string): Promise<boolean> {
-    return this.htpasswd.verify(username, password);
+  /** Checks a username and password (Basic credentials or the OAuth2 password grant), throttled per address. */
+  verifyPassword(username: string, password: string, request: FastifyRequest): Promise<boolean> {
+    return this.throttle.check(request.ip, () => this.htpasswd.verify(username, password), request.log);
   }
 
   /** The spec's 401: a Bearer challenge naming our token endpoint, the service and the scope asked for. */
   unauthorized(request: FastifyRequest, message = 'authentication required'): RegistryError {
-    const realm = this.config.realm ?? `${request.protocol}://${request.host}/token`;
+    const realm = this.config.realm ?? `${this.ownUrl(request)}/token`;
     const repository = REPOSITORY_PATH.exec(request.url.split('?')[0] ?? '')?.[1];
-    const scope = repository && !repository.includes('"') ? `,scope="repository:${repository}:pull"` : '';
+    // Only a name of registry syntax goes into the quoted scope: nothing to break out of the quotes.
+    const scope = repository && REPOSITORY_NAME.test(repository) ? `,scope="repository:${repository}:pull"` : '';
     return new RegistryError('UNAUTHORIZED', message, {
       headers: { 'www-authenticate': `Bearer realm="${realm}",service="${this.config.service}"${scope}` },
     });
+  }
+
+  /**
+   * Our own URL as the client named it (Host, or X-Forwarded-Host behind a trusted proxy) when that is a
+   * plain host[:port]. The Host header is the client's to choose: quotes and commas in it went straight
+   * into the challenge (issue 9). Anything else falls back to the address the client connected to.
+   */
+  private ownUrl(request: FastifyRequest): string {
+    try {
+      return mirrorAddress(request).url;
+    } catch {
+      const socket = request.socket as { localAddress?: string; localPort?: number } | undefined;
+      const host = socket?.localAddress ?? this.listen?.host ?? '127.0.0.1';
+      const port = socket?.localPort ?? this.listen?.port;
+      const bare = host.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+      const hostPart = bare.includes(':') ? `[${bare}]` : bare;
+      return `${request.protocol === 'https' ? 'https' : 'http'}://${hostPart}${port ? `:${port}` : ''}`;
+    }
   }
 }
 
@@ -75,14 +111,14 @@ declare module 'fastify' {
 
 export const clientAuth = fp<{ config: Config }>(
   async (app: FastifyInstance, { config }) => {
-    const auth = config.auth ? new ClientAuth(config.auth) : undefined;
+    const auth = config.auth ? new ClientAuth(config.auth, process.env, config.listen) : undefined;
     app.decorate('clientAuth', auth);
     app.decorateRequest('clientAccount', undefined);
     if (!auth) return;
     app.addHook('onRequest', async (request) => {
       const path = request.url.split('?')[0] ?? '';
       if (OPEN_PATHS.has(path)) return;
-      const account = await auth.authenticate(request.headers.authorization);
+      const account = await auth.authenticate(request);
       if (account === undefined) throw auth.unauthorized(request);
       request.clientAccount = account;
     });

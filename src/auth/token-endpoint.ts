@@ -14,7 +14,8 @@ export async function tokenEndpoint(app: FastifyInstance, { auth }: { auth: Clie
   });
 
   app.get('/token', async (request, reply) => {
-    const account = await auth.authenticate(request.headers.authorization);
+    // Wrong credentials count towards the address's failed logins; past the limit this throws 429.
+    const account = await auth.authenticate(request);
     // Only Basic credentials earn a token here; an anonymous or wrong request gets a Basic challenge.
     if (account === undefined || !/^basic /i.test(request.headers.authorization ?? '')) {
       reply.header('www-authenticate', `Basic realm="${auth.config.service}"`);
@@ -29,7 +30,7 @@ export async function tokenEndpoint(app: FastifyInstance, { auth }: { auth: Clie
       return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'only the password grant is supported' });
     }
     const { username, password } = form;
-    if (!username || password === undefined || !(await auth.verifyPassword(username, password))) {
+    if (!username || password === undefined || !(await auth.verifyPassword(username, password, request))) {
       return reply.code(401).send({ error: 'invalid_grant', error_description: 'invalid credentials' });
     }
     return sendToken(request, reply, auth, username);
