@@ -127,6 +127,9 @@ export class UpstreamRouter {
   }
 
   private target(upstream: UpstreamConfig, name: string): RouteTarget {
+    // A host:port segment is only ever a routing hint: never part of a name sent upstream (a prefix or ns
+    // already chose the upstream, so `/hub/v2/localhost:1/a` is no valid repository of it).
+    assertValidName(name);
     const repository = upstream.defaultNamespace && !name.includes('/') ? `${upstream.defaultNamespace}/${name}` : name;
     return { upstream, repository };
   }

@@ -22,3 +22,9 @@ test('host:port is accepted only as the first segment, and the rest must still b
   assertRegistryError(() => parseRegistryPath('/v2/127.0.0.1:5001/Bad/manifests/latest'), 'NAME_INVALID');
   assertRegistryError(() => parseRegistryPath('/v2/127.0.0.1:5001/manifests/latest'), 'NAME_INVALID');
 });
+
+test('with a prefix or ns, a host:port first segment is not a repository name: NAME_INVALID, nothing sent upstream', () => {
+  const router = new UpstreamRouter(routingConfig());
+  assertRegistryError(() => router.route('localhost:5001/a', { prefix: 'ghcr' }), 'NAME_INVALID');
+  assertRegistryError(() => router.route('127.0.0.1:5001/a', { ns: 'ghcr.io' }), 'NAME_INVALID');
+});
