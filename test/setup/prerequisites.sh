@@ -10,9 +10,10 @@ set -euo pipefail
 # The real upstream (distribution) and the real clients; Redis; openssl for test keys and certificates;
 # htpasswd (apache2-utils) for client-auth files; docker-compose to validate the compose files; chromium for
 # the status-page test; dash, python3 and jq that the setup scripts are run with; wrk and curl for the
-# benchmark; iproute2 and ca-certificates that the client daemons expect.
+# benchmark; iproute2 and ca-certificates that the client daemons expect; debootstrap for the Debian
+# rootfs the container-image test builds its Node base on (no Docker Hub here).
 PACKAGES=(
-  docker-registry skopeo podman containerd docker.io
+  docker-registry skopeo podman containerd docker.io debootstrap
   redis-server redis-tools
   openssl apache2-utils ca-certificates iproute2
   docker-compose chromium
