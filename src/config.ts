@@ -54,6 +54,13 @@ const upstreamUrl = z
   }))
   .transform((value) => value.replace(/\/+$/, ''));
 
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** A repository rule: path segments of name characters, `*` (one segment) or `**` (any number). */
+const repositoryPattern = z
+  .string()
+  .regex(/^(?:\*\*|\*|[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)(?:\/(?:\*\*|\*|[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*))*$/, 'expected a repository pattern such as library/*, myorg/** or team/app');
+
 const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
 
 const upstream = z
@@ -75,6 +82,13 @@ const upstream = z
     // Follow redirects and token realms to loopback, link-local and private addresses (a registry whose
     // CDN or token service lives on the LAN). Off: an upstream cannot aim the mirror at internal hosts.
     allowPrivateAddresses: z.boolean().default(false),
+    // Virtual hosts that route to this upstream (`ghcr.cache.local/owner/img`); matched on the request's
+    // Host (X-Forwarded-Host with trustProxy). Never an address to contact.
+    hosts: z.array(z.string().regex(HOST_NAME, 'expected a host name such as ghcr.cache.local')).default([]),
+    // Repository rules (issue 13): with `allow`, only matching repositories are served; `deny` wins over
+    // allow. Patterns: exact names, `*` for one path segment, `**` for any number (library/*, myorg/**).
+    allow: z.array(repositoryPattern).optional(),
+    deny: z.array(repositoryPattern).default([]),
     // PEM bundle of CAs to trust for this upstream (a private registry with its own CA); absent = the
     // system's and Node's roots.
     ca: z.string().min(1).optional(),
@@ -154,6 +168,9 @@ const schema = z
     ),
     // Absent: the only upstream, else the Docker Hub one (resolveDefaultUpstream).
     defaultUpstream: z.string().min(1).optional(),
+    // Virtual hosts by wildcard (issue 13): with "*.cache.local", ghcr.cache.local routes to the upstream
+    // whose name or alias is the first label ("ghcr"); an unknown label is NAME_UNKNOWN.
+    virtualHosts: z.string().regex(/^\*\.[a-z0-9.-]+$/i, 'expected a wildcard such as *.cache.local').optional(),
     // X-Forwarded-Host/-Proto/-For name the client's view only when a trusted proxy set them.
     trustProxy: z.boolean().default(false),
     // HTTPS from PEM files (read and checked at start); absent = plain HTTP, e.g. behind a TLS proxy.
@@ -239,6 +256,16 @@ function crossKeyProblems(raw: unknown): string[] {
   }
   if (config.defaultUpstream === undefined && Object.keys(upstreams).length > 1 && resolveDefaultUpstream(upstreams) === undefined) {
     problems.push(`defaultUpstream: required with more than one upstream and none of them Docker Hub; set it to one of ${Object.keys(upstreams).join(', ')}`);
+  }
+  // A virtual host must route to exactly one upstream too.
+  const hostOwner = new Map<string, string>();
+  for (const [name, value] of Object.entries(upstreams)) {
+    const hosts = asObject(value).hosts;
+    for (const host of Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : []) {
+      const previous = hostOwner.get(host.toLowerCase());
+      if (previous !== undefined && previous !== name) problems.push(`upstreams.${name}.hosts: "${host}" routes to both "${previous}" and "${name}"`);
+      hostOwner.set(host.toLowerCase(), name);
+    }
   }
   // An alias must route to exactly one upstream, or routing would depend on map order.
   const owner = new Map<string, string>();

@@ -1,10 +1,10 @@
 // Which upstream a request is for, and the repository name to ask it for. Pure: no I/O.
 //
 // Order (DESIGN.md "Routing rules"): mirror path prefix (/<alias>/v2/...) → ?ns=<registry host>
-// (containerd hosts.toml) → first segment of the repository name is an alias or host
-// (/v2/ghcr.io/org/img) → the default upstream (daemon.json registry-mirrors sends Docker Hub names
-// bare). Only configured upstreams can ever be chosen: an unknown prefix or ns is NAME_UNKNOWN, never a
-// host to contact.
+// (containerd hosts.toml) → the request's virtual host (ghcr.cache.local, issue 13) → first segment of the
+// repository name is an alias or host (/v2/ghcr.io/org/img) → the default upstream (daemon.json
+// registry-mirrors sends Docker Hub names bare). Only configured upstreams can ever be chosen: an unknown
+// prefix, ns or virtual host is NAME_UNKNOWN, never a host to contact.
 
 import type { Config, UpstreamConfig } from './config.ts';
 import { RegistryError } from './errors.ts';
@@ -88,6 +88,9 @@ export interface RouteTarget {
 
 export class UpstreamRouter {
   private readonly byAlias = new Map<string, UpstreamConfig>();
+  private readonly byHost = new Map<string, UpstreamConfig>();
+  /** `.cache.local` for `virtualHosts: "*.cache.local"`. */
+  private readonly wildcardSuffix: string | undefined;
   private readonly defaultUpstream: UpstreamConfig;
 
   constructor(config: Config) {
@@ -95,8 +98,29 @@ export class UpstreamRouter {
       for (const alias of [upstream.name, ...upstream.aliases, new URL(upstream.url).host]) {
         this.byAlias.set(alias.toLowerCase(), upstream);
       }
+      for (const host of upstream.hosts) this.byHost.set(host.toLowerCase(), upstream);
     }
+    this.wildcardSuffix = config.virtualHosts?.slice(1).toLowerCase();
     this.defaultUpstream = config.upstreams[config.defaultUpstream] as UpstreamConfig;
+  }
+
+  /**
+   * The upstream a virtual host names: one listed in an upstream's `hosts`, or `<alias>.<base>` under the
+   * `virtualHosts` wildcard. Undefined when the host is not a virtual host at all (the mirror's own name,
+   * an IP address); NAME_UNKNOWN when it is under the wildcard but names no upstream.
+   */
+  byVirtualHost(host: string | undefined): UpstreamConfig | undefined {
+    if (!host) return undefined;
+    const name = host.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+    const listed = this.byHost.get(name);
+    if (listed) return listed;
+    const suffix = this.wildcardSuffix;
+    if (!suffix || !name.endsWith(suffix) || name.length === suffix.length) return undefined;
+    const label = name.slice(0, -suffix.length);
+    // Only the first label: a.b.cache.local is not a virtual host of the wildcard.
+    const upstream = label.includes('.') ? undefined : this.lookup(label);
+    if (!upstream) throw unknownUpstream('host', name);
+    return upstream;
   }
 
   /** The upstream a name, alias or host stands for, if configured. */
@@ -104,7 +128,7 @@ export class UpstreamRouter {
     return this.byAlias.get(alias.toLowerCase());
   }
 
-  route(name: string, options: { prefix?: string; ns?: string } = {}): RouteTarget {
+  route(name: string, options: { prefix?: string; ns?: string; host?: string } = {}): RouteTarget {
     if (options.prefix !== undefined) {
       const upstream = this.lookup(options.prefix);
       if (!upstream) throw unknownUpstream('prefix', options.prefix);
@@ -115,6 +139,8 @@ export class UpstreamRouter {
       if (!upstream) throw unknownUpstream('ns', options.ns);
       return this.target(upstream, name);
     }
+    const virtual = this.byVirtualHost(options.host);
+    if (virtual) return this.target(virtual, name);
     const slash = name.indexOf('/');
     if (slash > 0) {
       const first = name.slice(0, slash);
