@@ -1,7 +1,11 @@
-// Manifest media types the mirror asks upstreams for and recognises (OCI image-spec, Docker image
-// manifest v2). Upstreams are always asked with the same full list, so the cached answer for a tag is the
-// one any modern client gets (a multi-arch index where there is one) and revalidation HEADs compare like
-// with like.
+// Manifest media types the mirror asks upstreams for and serves (OCI image-spec, Docker image manifest
+// v2, and the legacy signed v1 some old registries still answer with). Upstreams are always asked with
+// the same full list, so the cached answer for a tag is the one any modern client gets (a multi-arch
+// index where there is one) and revalidation HEADs compare like with like.
+//
+// Issue 9: an upstream's Content-Type is a claim. A manifest is served only with one of these types, as
+// the upstream that served it said; anything else (text/html, application/json, none) is refused and
+// never guessed from the body.
 
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -11,14 +15,13 @@ export const DOCKER_MANIFEST_V1_SIGNED = 'application/vnd.docker.distribution.ma
 
 export const UPSTREAM_MANIFEST_ACCEPT = [OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST].join(', ');
 
-/** The media type a manifest declares in its body, for when no Content-Type is known. */
-export function sniffManifestMediaType(bytes: Buffer): string {
-  try {
-    const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown; schemaVersion?: unknown };
-    if (typeof parsed.mediaType === 'string' && parsed.mediaType !== '') return parsed.mediaType;
-    if (parsed.schemaVersion === 1) return DOCKER_MANIFEST_V1_SIGNED;
-    return Array.isArray(parsed.manifests) ? OCI_INDEX : OCI_MANIFEST;
-  } catch {
-    return OCI_MANIFEST;
-  }
+const KNOWN_MANIFEST_TYPES: ReadonlySet<string> = new Set([OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST, DOCKER_MANIFEST_V1_SIGNED]);
+
+/**
+ * The known manifest media type a Content-Type names (parameters such as `; charset=utf-8` dropped,
+ * case ignored), or undefined when it names none of them.
+ */
+export function knownManifestType(contentType: string | undefined): string | undefined {
+  const type = contentType?.split(';', 1)[0]?.trim().toLowerCase();
+  return type !== undefined && KNOWN_MANIFEST_TYPES.has(type) ? type : undefined;
 }

@@ -5,7 +5,9 @@
 // is refused outright rather than handed to anyone who can reach the mirror.
 //
 // It never reaches the shared blob store through an unauthenticated route either: without `auth` it is
-// never fetched; with `auth` every registry request is authenticated before it is routed.
+// never fetched; with `auth` every registry request is authenticated before it is routed. Once kept, it
+// is served by digest through another upstream's route only to clients that may pull from one of its
+// origins, or after that upstream confirms it has the digest too (content-provenance.ts, issue 9).
 
 import type { FastifyRequest } from 'fastify';
 import type { UpstreamConfig } from '../config.ts';
@@ -15,9 +17,17 @@ export function isPrivateUpstream(upstream: Pick<UpstreamConfig, 'username' | 'p
   return upstream.username !== undefined && !upstream.public;
 }
 
+/**
+ * Whether a client may receive content from `upstream`: it is not private, or the client authenticated.
+ * Also how kept content is judged by its origins (src/cache/content-provenance.ts, issue 9).
+ */
+export function mayPull(client: Pick<FastifyRequest, 'clientAccount'>, upstream: Pick<UpstreamConfig, 'username' | 'public'>): boolean {
+  return !isPrivateUpstream(upstream) || client.clientAccount !== undefined;
+}
+
 /** Throws unless the request may receive content from `upstream`. */
 export function assertMayPull(request: FastifyRequest, upstream: UpstreamConfig): void {
-  if (!isPrivateUpstream(upstream) || request.clientAccount !== undefined) return;
+  if (mayPull(request, upstream)) return;
   const auth = request.server.clientAuth;
   if (auth) throw auth.unauthorized(request, `upstream "${upstream.name}" may hold private images: authenticate first`);
   throw new RegistryError(

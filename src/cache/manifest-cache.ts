@@ -3,11 +3,18 @@
 // count HEAD against the pull limit, while every manifest GET is a pull — and fetched with GET only when
 // the tag now points at a digest not kept yet. When upstream fails (unreachable, 5xx, 429, auth), the
 // last known answer is served stale. Concurrent requests for one tag share one upstream request.
+//
+// Issue 9: a manifest is served only from a record made when the route's upstream served it *as a
+// manifest*, with one of the known manifest media types (never guessed from the body) and within
+// limits.maxManifestSize. Records are per (upstream, digest). A digest kept for another reason (a layer,
+// another upstream's manifest) is not a manifest of this route's upstream until that upstream says so:
+// a HEAD when the bytes are kept and small enough, a GET when they are not kept; anything bigger than
+// the cap is never read and never a manifest.
 
 import { createHash } from 'node:crypto';
 import type { Logger } from '../logger.ts';
 import { RegistryError } from '../errors.ts';
-import { sniffManifestMediaType, UPSTREAM_MANIFEST_ACCEPT } from '../manifest-media-types.ts';
+import { knownManifestType, UPSTREAM_MANIFEST_ACCEPT } from '../manifest-media-types.ts';
 import type { MetadataStore, TagRecord } from '../metadata/metadata-store.ts';
 import { type Digest, type DigestAlgorithm, type ManifestReference, parseDigest } from '../reference.ts';
 import type { RouteTarget } from '../routing.ts';
@@ -20,9 +27,6 @@ import { SingleFlight } from './single-flight.ts';
 import { onceAcrossReplicas } from '../replicas/once-across-replicas.ts';
 import type { ReplicaLocks } from '../replicas/replica-locks.ts';
 
-/** distribution refuses manifests over 4 MiB; anything larger from upstream is not a manifest. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-
 export interface Manifest {
   digest: Digest;
   mediaType: string;
@@ -31,10 +35,19 @@ export interface Manifest {
 
 export interface ManifestAnswer extends Manifest {
   outcome: CacheOutcome;
+  /**
+   * Served on the strength of a per-digest record from before issue 9, not one the route's upstream
+   * made: the caller must check the digest's provenance (content-provenance.ts) before serving it.
+   */
+  legacyRecord?: boolean;
 }
 
 interface ManifestCacheDeps {
   store: BlobStore;
+  /** limits.maxManifestSize: larger answers are not manifests (distribution refuses over 4 MiB too). */
+  maxManifestSize: number;
+  /** Records the upstream a manifest was fetched from or confirmed by as one of its origins. */
+  recordOrigin: (upstream: string, digest: Digest) => Promise<void>;
   metadata: MetadataStore;
   clientFor: (upstream: string) => RegistryClient;
   /** Without it (tests), this process is the only replica. */
@@ -47,7 +60,7 @@ export class ManifestCache {
   private readonly deps: ManifestCacheDeps;
   private readonly now: () => number;
   private readonly tagFlights = new SingleFlight<ManifestAnswer>();
-  private readonly digestFlights = new SingleFlight<Manifest>();
+  private readonly digestFlights = new SingleFlight<ManifestAnswer>();
 
   constructor(deps: ManifestCacheDeps) {
     this.deps = deps;
@@ -81,24 +94,33 @@ export class ManifestCache {
     return this.deps.locks ? onceAcrossReplicas(this.deps.locks, name, work, settled) : work();
   }
 
-  private fetchByDigestOnce(target: RouteTarget, digest: Digest): Promise<Manifest> {
-    return this.digestFlights.run(digest.text, () =>
-      this.acrossReplicas(`manifest:${digest.text}`, () => this.fetchUnlessKept(target, digest), () => this.keptByDigest(digest)),
+  /**
+   * One upstream exchange per (upstream, digest): a request through another upstream's route never
+   * joins this one, since what one upstream serves says nothing about another.
+   */
+  private fetchByDigestOnce(target: RouteTarget, digest: Digest): Promise<ManifestAnswer> {
+    const key = `${target.upstream.name}:${digest.text}`;
+    return this.digestFlights.run(key, () =>
+      this.acrossReplicas(`manifest:${key}`, () => this.fetchUnlessKept(target, digest), async () => {
+        const kept = await this.keptByDigest(target, digest);
+        return kept && { ...kept, outcome: 'hit' };
+      }),
     );
   }
 
   /** The bytes of a manifest resolved before. */
   async read(manifest: Manifest): Promise<Buffer> {
+    // Resolved manifests are within the cap; checked again so nothing else is ever read whole.
+    if (manifest.size > this.deps.maxManifestSize) throw new RegistryError('MANIFEST_UNKNOWN');
     const bytes = await this.deps.store.readAll(manifest.digest);
     if (!bytes) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest no longer kept');
     return bytes;
   }
 
   private async byDigest(target: RouteTarget, digest: Digest): Promise<ManifestAnswer> {
-    const kept = await this.deps.store.stat(digest);
-    if (kept) return { digest, mediaType: await this.mediaTypeOf(digest), size: kept.size, outcome: 'hit' };
-    const fetched = await this.fetchByDigestOnce(target, digest);
-    return { ...fetched, outcome: 'miss' };
+    const kept = await this.keptByDigest(target, digest);
+    if (kept) return { ...kept, outcome: 'hit' };
+    return this.fetchByDigestOnce(target, digest);
   }
 
   private async refreshTag(target: RouteTarget, tag: string, record: TagRecord | undefined): Promise<ManifestAnswer> {
@@ -116,8 +138,8 @@ export class ManifestCache {
       }
       // The tag moved (or the upstream gave no digest on HEAD): fetch what it points at now.
       const fetched = current
-        ? await this.fetchByDigestOnce(target, current)
-        : await this.fetch(target, tag);
+        ? await this.byDigest(target, current)
+        : { ...(await this.fetch(target, tag)), outcome: 'miss' as const };
       await this.remember(target, tag, fetched);
       return { ...fetched, outcome: 'miss' };
     } catch (error) {
@@ -145,13 +167,50 @@ export class ManifestCache {
     return parseDigest(firstHeader(response.headers['docker-content-digest']) ?? '');
   }
 
-  private async fetchUnlessKept(target: RouteTarget, digest: Digest): Promise<Manifest> {
-    return (await this.keptByDigest(digest)) ?? this.fetch(target, digest.text, digest);
+  /**
+   * Not a manifest of this upstream yet (another replica may have made it one meanwhile). Kept bytes
+   * within the cap are confirmed with a HEAD (no pull counted; the bytes are the digest's, verified when
+   * kept); bytes over the cap cannot be a manifest, whoever serves them; others are fetched.
+   */
+  private async fetchUnlessKept(target: RouteTarget, digest: Digest): Promise<ManifestAnswer> {
+    const record = await this.keptByDigest(target, digest);
+    if (record) return { ...record, outcome: 'hit' };
+    const kept = await this.deps.store.stat(digest);
+    if (kept && kept.size > this.deps.maxManifestSize) {
+      throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { digest: digest.text } });
+    }
+    if (kept) return { ...(await this.confirm(target, digest, kept.size)), outcome: 'revalidated' };
+    return { ...(await this.fetch(target, digest.text, digest)), outcome: 'miss' };
   }
 
-  private async keptByDigest(digest: Digest): Promise<Manifest | undefined> {
+  /** A kept manifest of `target`'s upstream: its own record, or a legacy one naming a known type. */
+  private async keptByDigest(target: RouteTarget, digest: Digest): Promise<(Manifest & { legacyRecord?: true }) | undefined> {
+    const record = await this.deps.metadata.getManifest(target.upstream.name, digest.text);
+    const legacy = record ? undefined : await this.deps.metadata.getLegacyManifest(digest.text);
+    const mediaType = knownManifestType((record ?? legacy)?.mediaType);
+    if (!mediaType) return undefined;
     const kept = await this.deps.store.stat(digest);
-    return kept ? { digest, mediaType: await this.mediaTypeOf(digest), size: kept.size } : undefined;
+    if (!kept || kept.size > this.deps.maxManifestSize) return undefined;
+    return { digest, mediaType, size: kept.size, ...(!record && { legacyRecord: true as const }) };
+  }
+
+  /** Asks the upstream (HEAD) whether the kept bytes are one of its manifests, and as what. */
+  private async confirm(target: RouteTarget, digest: Digest, size: number): Promise<Manifest> {
+    const response = await this.client(target).send({
+      method: 'HEAD',
+      path: `/v2/${target.repository}/manifests/${digest.text}`,
+      repository: target.repository,
+      headers: { accept: UPSTREAM_MANIFEST_ACCEPT },
+    });
+    await response.body.dump();
+    if (response.status !== 200) throw upstreamError(response, 'MANIFEST_UNKNOWN');
+    const announced = firstHeader(response.headers['docker-content-digest']);
+    if (announced !== undefined && announced !== digest.text) {
+      throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { upstreamDigest: announced } });
+    }
+    const mediaType = this.mediaTypeOf(target, firstHeader(response.headers['content-type']));
+    await this.record(target, digest, mediaType);
+    return { digest, mediaType, size };
   }
 
   /** GETs a manifest, checks it against its digest, keeps it. */
@@ -166,7 +225,17 @@ export class ManifestCache {
       await response.body.dump();
       throw upstreamError(response, 'MANIFEST_UNKNOWN');
     }
-    const bytes = await readLimited(response.body, MAX_MANIFEST_BYTES);
+    let mediaType: string;
+    try {
+      mediaType = this.mediaTypeOf(target, firstHeader(response.headers['content-type']));
+      const length = Number(firstHeader(response.headers['content-length']));
+      if (length > this.deps.maxManifestSize) throw tooBig(this.deps.maxManifestSize);
+    } catch (error) {
+      // Undici reads at most a little of the body, then closes it quietly.
+      await response.body.dump();
+      throw error;
+    }
+    const bytes = await readLimited(response.body, this.deps.maxManifestSize);
     const announced = parseDigest(firstHeader(response.headers['docker-content-digest']) ?? '');
     const algorithm: DigestAlgorithm = expected?.algorithm ?? announced?.algorithm ?? 'sha256';
     const hex = createHash(algorithm).update(bytes).digest('hex');
@@ -177,10 +246,22 @@ export class ManifestCache {
       });
     }
     const digest: Digest = { algorithm, hex, text: `${algorithm}:${hex}` };
-    const mediaType = firstHeader(response.headers['content-type']) || sniffManifestMediaType(bytes);
     await this.deps.store.put(digest, bytes);
-    await this.deps.metadata.setManifest(digest.text, { mediaType });
+    await this.record(target, digest, mediaType);
     return { digest, mediaType, size: bytes.length };
+  }
+
+  /** The known manifest type an upstream's Content-Type names; anything else is refused, never kept. */
+  private mediaTypeOf(target: RouteTarget, contentType: string | undefined): string {
+    const mediaType = knownManifestType(contentType);
+    if (mediaType) return mediaType;
+    this.deps.log.warn({ upstream: target.upstream.name, repository: target.repository, contentType }, 'upstream answered a manifest request with a non-manifest type');
+    throw new RegistryError('MANIFEST_INVALID', 'upstream answer is not a manifest', { detail: { contentType: contentType ?? null } });
+  }
+
+  private async record(target: RouteTarget, digest: Digest, mediaType: string): Promise<void> {
+    await this.deps.metadata.setManifest(target.upstream.name, digest.text, { mediaType });
+    await this.deps.recordOrigin(target.upstream.name, digest);
   }
 
   private async remember(target: RouteTarget, tag: string, manifest: Manifest): Promise<void> {
@@ -192,19 +273,16 @@ export class ManifestCache {
     });
   }
 
+  /**
+   * The manifest a tag record (this upstream's own answer) points at, if kept. A record from an older
+   * version with an unknown type (say, text/html) or a size over the cap reads as not kept: refetched.
+   */
   private async keptManifest(record: TagRecord): Promise<Manifest | undefined> {
     const digest = parseDigest(record.digest);
-    if (!digest) return undefined;
+    const mediaType = knownManifestType(record.mediaType);
+    if (!digest || !mediaType) return undefined;
     const kept = await this.deps.store.stat(digest);
-    return kept ? { digest, mediaType: record.mediaType, size: kept.size } : undefined;
-  }
-
-  /** Media type as the upstream sent it; sniffed from the body if the metadata was lost (e.g. Redis flushed). */
-  private async mediaTypeOf(digest: Digest): Promise<string> {
-    const record = await this.deps.metadata.getManifest(digest.text);
-    if (record) return record.mediaType;
-    const bytes = await this.deps.store.readAll(digest);
-    return bytes ? sniffManifestMediaType(bytes) : 'application/octet-stream';
+    return kept && kept.size <= this.deps.maxManifestSize ? { digest, mediaType, size: kept.size } : undefined;
   }
 
   private client(target: RouteTarget): RegistryClient {
@@ -217,8 +295,12 @@ async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<
   let total = 0;
   for await (const chunk of body) {
     total += chunk.length;
-    if (total > limit) throw new RegistryError('MANIFEST_INVALID', 'upstream manifest exceeds 4 MiB');
+    if (total > limit) throw tooBig(limit);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+function tooBig(limit: number): RegistryError {
+  return new RegistryError('MANIFEST_INVALID', 'upstream manifest exceeds limits.maxManifestSize', { detail: { limit } });
 }

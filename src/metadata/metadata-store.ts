@@ -1,7 +1,13 @@
-// Metadata kept in Keyv: what a tag pointed at and when that was last checked, and each manifest's media
-// type. It is a cache of upstream answers; the blob store stays the truth for content. So a metadata
-// backend that is slow or down (Redis restarting) must never hang a pull: every call is bounded and a
-// failure reads as "not known" (the request then goes upstream) or as a write skipped.
+// Metadata kept in Keyv: what a tag pointed at and when that was last checked, each manifest's media
+// type as each upstream served it, and which upstreams each kept digest came from. It is a cache of
+// upstream answers; the blob store stays the truth for content. So a metadata backend that is slow or
+// down (Redis restarting) must never hang a pull: every call is bounded and a failure reads as "not
+// known" (the request then goes upstream) or as a write skipped.
+//
+// Issue 9: tag records expire after metadata.tagRecordTtl (each revalidation rewrites the record, so a
+// tag in use never does); manifest records and origins are forgotten with the digest (forgetDigest,
+// called when eviction removes it). Manifest records are per (upstream, digest): one upstream's answer
+// never changes how another upstream's route serves that digest.
 
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
@@ -20,17 +26,30 @@ export interface ManifestRecord {
   mediaType: string;
 }
 
+export interface MetadataStoreOptions {
+  /** Tag records not rewritten for this long expire (ms); absent = never (tests, CLI tools). */
+  tagRecordTtl?: number;
+}
+
 const OPERATION_TIMEOUT_MS = 1500;
 const PROBE_TTL_MS = 60_000;
+/**
+ * Manifest records remembered in this process too: they never change once written, and a kept manifest
+ * stays servable by digest while Redis is down (the filesystem is the truth for content). Bounded.
+ */
+const LOCAL_MANIFEST_RECORDS = 10_000;
 
 export class MetadataStore {
   private readonly keyv: Keyv;
   private readonly log: Logger;
   private readonly probeKey = `readyz:${randomUUID()}`;
+  private readonly tagRecordTtl: number | undefined;
+  private readonly localManifests = new Map<string, ManifestRecord>();
 
-  constructor(keyv: Keyv, log: Logger) {
+  constructor(keyv: Keyv, log: Logger, options: MetadataStoreOptions = {}) {
     this.keyv = keyv;
     this.log = log;
+    this.tagRecordTtl = options.tagRecordTtl;
     // Keyv re-emits backend errors (e.g. Redis connection loss); without a listener they would crash.
     keyv.on('error', (error: unknown) => this.log.warn({ err: error }, 'metadata store error'));
   }
@@ -40,19 +59,60 @@ export class MetadataStore {
   }
 
   async setTag(upstream: string, repository: string, tag: string, record: TagRecord): Promise<void> {
-    await this.bounded('set tag', this.keyv.set(tagKey(upstream, repository, tag), record));
+    await this.bounded('set tag', this.keyv.set(tagKey(upstream, repository, tag), record, this.tagRecordTtl));
   }
 
   async deleteTag(upstream: string, repository: string, tag: string): Promise<void> {
     await this.bounded('delete tag', this.keyv.delete(tagKey(upstream, repository, tag)));
   }
 
-  getManifest(digest: string): Promise<ManifestRecord | undefined> {
+  /** How `upstream` served `digest` when it was fetched (or confirmed) from there as a manifest. */
+  async getManifest(upstream: string, digest: string): Promise<ManifestRecord | undefined> {
+    const key = manifestKey(upstream, digest);
+    const local = this.localManifests.get(key);
+    if (local) return local;
+    const record = await this.bounded('get manifest', this.keyv.get<ManifestRecord>(key));
+    if (record) this.rememberLocally(key, record);
+    return record;
+  }
+
+  async setManifest(upstream: string, digest: string, record: ManifestRecord): Promise<void> {
+    const key = manifestKey(upstream, digest);
+    this.rememberLocally(key, record);
+    await this.bounded('set manifest', this.keyv.set(key, record));
+  }
+
+  /**
+   * A per-digest record written by versions before issue 9, for all upstreams at once. Read only (the
+   * caller decides whether to trust it); never written any more.
+   */
+  getLegacyManifest(digest: string): Promise<ManifestRecord | undefined> {
     return this.bounded('get manifest', this.keyv.get<ManifestRecord>(`manifest:${digest}`));
   }
 
-  async setManifest(digest: string, record: ManifestRecord): Promise<void> {
-    await this.bounded('set manifest', this.keyv.set(`manifest:${digest}`, record));
+  /** The upstreams a digest was fetched from or confirmed by; undefined when nothing is recorded. */
+  getOrigins(digest: string): Promise<string[] | undefined> {
+    return this.bounded('get origins', this.keyv.get<string[]>(originsKey(digest)));
+  }
+
+  /**
+   * Adds `upstream` to the digest's origins. Read, then write: two replicas adding at once may lose one
+   * name, which costs a later confirmation but never grants anything (every name kept is a true origin).
+   */
+  async addOrigin(digest: string, upstream: string): Promise<string[]> {
+    const known = (await this.getOrigins(digest)) ?? [];
+    if (known.includes(upstream)) return known;
+    const origins = [...known, upstream];
+    await this.bounded('set origins', this.keyv.set(originsKey(digest), origins));
+    return origins;
+  }
+
+  /** Forgets what is known of a digest (its manifest records and origins): for eviction, once it is removed. */
+  async forgetDigest(digest: string): Promise<void> {
+    const origins = (await this.getOrigins(digest)) ?? [];
+    const keys = [...origins.map((upstream) => manifestKey(upstream, digest)), `manifest:${digest}`, originsKey(digest)];
+    for (const key of keys) this.localManifests.delete(key);
+    await this.bounded('forget digest', this.keyv.deleteMany(keys));
   }
 
   /** Upstream tokens shared by replicas, kept only as long as they are valid. */
@@ -84,6 +144,13 @@ export class MetadataStore {
     await this.keyv.disconnect();
   }
 
+  private rememberLocally(key: string, record: ManifestRecord): void {
+    this.localManifests.delete(key);
+    this.localManifests.set(key, record);
+    // Oldest first out: a Map iterates in insertion order.
+    if (this.localManifests.size > LOCAL_MANIFEST_RECORDS) this.localManifests.delete(this.localManifests.keys().next().value as string);
+  }
+
   private async bounded<T>(operation: string, work: Promise<T | undefined>): Promise<T | undefined> {
     try {
       return await withTimeout(work, OPERATION_TIMEOUT_MS);
@@ -96,6 +163,14 @@ export class MetadataStore {
 
 function tagKey(upstream: string, repository: string, tag: string): string {
   return `tag:${upstream}:${repository}:${tag}`;
+}
+
+function manifestKey(upstream: string, digest: string): string {
+  return `upstream-manifest:${upstream}:${digest}`;
+}
+
+function originsKey(digest: string): string {
+  return `origins:${digest}`;
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import type Keyv from 'keyv';
 import type { Config } from '../config.ts';
 import { BlobCache } from '../cache/blob-cache.ts';
+import { ContentProvenance } from '../cache/content-provenance.ts';
 import { ManifestCache } from '../cache/manifest-cache.ts';
 import { MetadataStore } from '../metadata/metadata-store.ts';
 import { openKeyv } from '../metadata/open-keyv.ts';
@@ -28,6 +29,8 @@ export interface MirrorServices {
   fills: BlobFills;
   metadata: MetadataStore;
   manifests: ManifestCache;
+  /** Which upstreams kept digests came from, and whether a route may serve them (issue 9). */
+  provenance: ContentProvenance;
   blobs: BlobCache;
   clients: ReadonlyMap<string, RegistryClient>;
   clientFor(upstream: string): RegistryClient;
@@ -55,7 +58,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
     // With Redis, several replicas may share this store: leases pick who fetches what (src/replicas/).
     const locks: ReplicaLocks = openReplicaLocks(config.metadata, log);
     const store = await BlobStore.open(config.storage.path, { sharedWithReplicas: usesRedis(config) });
-    const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log)), log);
+    const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log)), log, { tagRecordTtl: config.metadata.tagRecordTtl });
     const metrics = new MirrorMetrics();
     const clients = new Map<string, RegistryClient>();
     for (const upstream of Object.values(config.upstreams)) {
@@ -98,13 +101,23 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       cacheSize,
       maxBytes: storageCap(config),
     });
+    const provenance = new ContentProvenance({ config, metadata, clientFor, log });
     app.decorate('mirror', {
       config,
       router: new UpstreamRouter(config),
       store,
       fills,
       metadata,
-      manifests: new ManifestCache({ store, metadata, clientFor, locks, log }),
+      manifests: new ManifestCache({
+        store,
+        metadata,
+        clientFor,
+        locks,
+        log,
+        maxManifestSize: config.limits.maxManifestSize,
+        recordOrigin: (upstream, digest) => provenance.recordOrigin(upstream, digest),
+      }),
+      provenance,
       blobs: new BlobCache({ store, fills, clientFor, locks, log, limits: config.limits }),
       clients,
       clientFor,

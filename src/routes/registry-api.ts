@@ -81,6 +81,9 @@ async function serveManifest(
   reference: ManifestReference,
 ): Promise<FastifyReply> {
   const answer = await app.mirror.manifests.resolve(target, reference);
+  // Only a record from before issue 9 (per digest, for all upstreams) leaves provenance to be checked:
+  // every newer record is the route upstream's own answer.
+  if (answer.legacyRecord) await app.mirror.provenance.admit(request, target, answer.digest, 'manifest');
   setCacheOutcome(request, answer.outcome);
   // A served manifest (and through it its layers, see eviction-plan.ts) moves to the back of the LRU order.
   app.mirror.eviction.recordAccess(answer.digest);
@@ -108,6 +111,8 @@ async function serveBlob(
     .header('cache-control', 'max-age=31536000');
   if (request.method === 'HEAD') {
     const { size, outcome } = await app.mirror.blobs.size(target, digest);
+    // Answered from the store or a fill in flight, not by the route's upstream: provenance decides.
+    if (outcome === 'hit' || app.mirror.fills.get(digest)) await app.mirror.provenance.admit(request, target, digest, 'blob');
     setCacheOutcome(request, outcome);
     if (outcome === 'hit') app.mirror.eviction.recordAccess(digest);
     if (size !== undefined) reply.header('content-length', size);
@@ -117,6 +122,10 @@ async function serveBlob(
   const gone = new AbortController();
   reply.raw.once('close', () => gone.abort());
   const source = await app.mirror.blobs.source(target, digest, { address: request.ip, signal: gone.signal });
+  // The provenance gate (issue 9): a fill this request started records the route's upstream as an
+  // origin; kept or joined content is served only if this client may have it through this route.
+  if (source.outcome === 'miss') await app.mirror.provenance.recordOrigin(target.upstream.name, digest);
+  else await app.mirror.provenance.admit(request, target, digest, 'blob');
   setCacheOutcome(request, source.outcome);
   // Pinned while it streams: this process's sweeper leaves it alone however long the download takes. A
   // fill needs no note here: it asked eviction for room before its first byte (src/storage/disk-room.ts).
