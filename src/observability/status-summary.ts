@@ -11,7 +11,7 @@ import type { UpstreamHealthView } from './upstream-health.ts';
 export interface UpstreamStatus {
   name: string;
   url: string;
-  /** Routes Docker Hub (docker.io) images. */
+  /** Routes Docker Hub (docker.io) images: by URL or alias host, or named "dockerhub" (as config.ts decides). */
   dockerHub: boolean;
   health: UpstreamHealthView;
   requests: number;
@@ -69,7 +69,7 @@ export async function summarize(metrics: MirrorMetrics, config: Config): Promise
     upstreams: Object.values(config.upstreams).map((upstream) => ({
       name: upstream.name,
       url: upstream.url,
-      dockerHub: [upstream.name, new URL(upstream.url).host, ...upstream.aliases].some((host) => DOCKER_HUB_HOSTS.has(host.toLowerCase())),
+      dockerHub: upstream.name === 'dockerhub' || [new URL(upstream.url).host, ...upstream.aliases].some((host) => DOCKER_HUB_HOSTS.has(host.toLowerCase())),
       health: metrics.health.get(upstream.name),
       requests: sum(upstreamRequests, (l) => l.upstream === upstream.name),
       errors: sum(upstreamErrors, (l) => l.upstream === upstream.name),

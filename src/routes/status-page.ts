@@ -1,5 +1,7 @@
-// The status page at / for a person: is the mirror saving anything, how much Docker Hub quota is left,
-// how full is the cache, is every upstream healthy, what gets pulled, and traffic over the last hours.
+// The status page at / for a person: is the mirror saving anything, how much pull quota is left (a card
+// per upstream that is Docker Hub or has sent rate-limit headers; none otherwise, issue 12), how full is
+// the cache, is every upstream healthy, what gets pulled, and traffic over the last hours. It refreshes
+// its numbers every REFRESH_SECONDS.
 // Every figure comes from summarize(), which reads the same metrics /metrics exports; each carries its
 // raw value in data-value so a test (or a curious operator) can compare it with /metrics.
 
@@ -10,6 +12,8 @@ import { type Html, html, page } from './html-page.ts';
 import { mirrorAddress } from './mirror-address.ts';
 import { trafficChart } from './traffic-chart.ts';
 
+const REFRESH_SECONDS = 15;
+
 export async function statusPage(app: FastifyInstance): Promise<void> {
   app.get('/', async (request, reply) => {
     const summary = await summarize(app.mirror.metrics, app.mirror.config);
@@ -17,26 +21,24 @@ export async function statusPage(app: FastifyInstance): Promise<void> {
     return reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(page({ title: `pullthrough · ${address.host}`, subtitle: `${address.host} · up ${duration(Date.now() - summary.startedAt)}`, body: body(summary), refreshSeconds: 60 }));
+      .send(page({ title: `pullthrough · ${address.host}`, subtitle: `${address.host} · up ${duration(Date.now() - summary.startedAt)}`, body: body(summary), refreshSeconds: REFRESH_SECONDS }));
   });
 }
 
 function body(s: StatusSummary): Html {
-  const hub = s.upstreams.find((u) => u.dockerHub);
   return html`
 <div class="grid">
 ${card('Hit ratio', 'hit-ratio', s.hitRatio ?? '', s.hitRatio === undefined ? '—' : percent(s.hitRatio),
   html`${s.fromCache} of ${s.fromCache + s.misses} manifest and blob requests answered from the cache`)}
 ${card('Bytes saved', 'bytes-saved', s.bytesFromCache, formatBytes(s.bytesFromCache), html`served from the cache · ${formatBytes(s.bytesFromUpstream)} fetched from upstreams`)}
 ${card('Upstream pulls saved', 'pulls-saved', s.pullsSaved, String(s.pullsSaved), html`manifest GETs answered locally · ${s.upstreamPulls} went upstream`)}
-${quotaCard(hub)}
+${s.upstreams.filter((u) => u.dockerHub || u.rateLimit).map(quotaCard)}
 ${cacheCard(s)}
 </div>
 
 <section class="card">
 <h2>Traffic, last 6 hours</h2>
 ${trafficChart(s.traffic, 10)}
-<div class="legend"><span><i style="background:var(--accent)"></i>from cache</span><span><i style="background:var(--warn)"></i>from upstream</span><span>per 10 minutes</span></div>
 </section>
 
 <div class="two">
@@ -59,25 +61,26 @@ ${s.topImages.length === 0
 </section>
 </div>
 
-<footer>Counted since ${new Date(s.startedAt).toISOString().replace('T', ' ').slice(0, 16)} UTC (in-memory; a restart starts over) · cache size from a background scan${s.cache.scannedAt ? html` ${duration(Date.now() - s.cache.scannedAt)} ago` : ' (pending)'} · ${s.fillsInFlight} download${s.fillsInFlight === 1 ? '' : 's'} in flight · raw numbers at <a href="/metrics">/metrics</a></footer>
+<footer>Counted since ${new Date(s.startedAt).toISOString().replace('T', ' ').slice(0, 16)} UTC (in-memory; a restart starts over) · cache size from a background scan${s.cache.scannedAt ? html` ${duration(Date.now() - s.cache.scannedAt)} ago` : ' (pending)'} · ${s.fillsInFlight} download${s.fillsInFlight === 1 ? '' : 's'} in flight · updates every ${REFRESH_SECONDS} s · raw numbers at <a href="/metrics">/metrics</a></footer>
 `;
 }
 
-function card(title: string, metric: string, value: number | string, shown: string, note: Html, extra: Html | string = ''): Html {
-  return html`<div class="card"><h2>${title}</h2><div class="big" data-metric="${metric}" data-value="${value}">${shown}</div>${extra}<div class="note">${note}</div></div>`;
+function card(title: string, metric: string, value: number | string, shown: string, note: Html, extra: Html | string = '', upstream?: string): Html {
+  return html`<div class="card"${upstream ? html` data-upstream="${upstream}"` : ''}><h2>${title}</h2><div class="big" data-metric="${metric}" data-value="${value}">${shown}</div>${extra}<div class="note">${note}</div></div>`;
 }
 
-function quotaCard(hub: UpstreamStatus | undefined): Html {
-  const limit = hub?.rateLimit;
-  if (!hub || !limit) {
-    const why = hub ? 'not reported yet: Docker Hub sends it with each manifest request' : 'no Docker Hub upstream configured';
-    return card('Docker Hub quota left', 'quota-remaining', '', '—', html`${why}`);
+/** Pulls left for an upstream that is Docker Hub or has sent ratelimit-* headers (the caller picks which). */
+function quotaCard(u: UpstreamStatus): Html {
+  const limit = u.rateLimit;
+  const title = u.dockerHub ? 'Docker Hub quota left' : `${u.name} quota left`;
+  if (!limit) {
+    return card(title, 'quota-remaining', '', '—', html`not reported yet: Docker Hub sends it with each manifest request`, '', u.name);
   }
   const fraction = limit.limit > 0 ? limit.remaining / limit.limit : 0;
   const window = limit.windowSeconds ? ` per ${duration(limit.windowSeconds * 1000)}` : '';
-  return card('Docker Hub quota left', 'quota-remaining', limit.remaining, `${limit.remaining} / ${limit.limit}`,
+  return card(title, 'quota-remaining', limit.remaining, `${limit.remaining} / ${limit.limit}`,
     html`pulls left${window} · seen ${duration(Date.now() - limit.seenAt)} ago`,
-    html`<div class="bar ${fraction < 0.1 ? 'bad' : fraction < 0.3 ? 'warn' : ''}"><span style="width:${(fraction * 100).toFixed(1)}%"></span></div>`);
+    html`<div class="bar ${fraction < 0.1 ? 'bad' : fraction < 0.3 ? 'warn' : ''}"><span style="width:${(fraction * 100).toFixed(1)}%"></span></div>`, u.name);
 }
 
 function cacheCard(s: StatusSummary): Html {

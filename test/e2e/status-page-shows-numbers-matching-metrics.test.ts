@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { MemoryRegistry } from '../support/memory-registry.ts';
 import { startMirror, type TestMirror } from '../support/mirror.ts';
 import { scrape, sumOf } from '../support/prometheus-text.ts';
 import { makeTempDir, removeTempDir } from './support/temp-dir.ts';
 
 // The status page in a real browser (Debian's chromium driven by playwright-core) after pulls through
-// the mirror: every figure it shows must equal what /metrics says. The screenshot is kept for people.
+// the mirror: every figure it shows must equal what /metrics says, at 1280 px and on a 390 px phone (issue
+// 12: readable chart text, a nav on one line, nothing wider than the screen), and the numbers refresh by
+// themselves. The screenshots are kept for people.
 
 const SCREENSHOT = path.resolve('test-artifacts/status-page.png');
 let hub: MemoryRegistry;
@@ -31,7 +33,7 @@ before(async () => {
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1180, height: 900 },
+    viewport: { width: 1280, height: 900 },
   });
 });
 after(async () => {
@@ -41,6 +43,50 @@ after(async () => {
   await ghcr?.stop();
   if (profile) await removeTempDir(profile);
 });
+
+/**
+ * What a person sees at this width: the page fits (no element pokes out past the screen unless it sits
+ * in a box that scrolls sideways by design, like a code block), the nav is one line, and the chart's
+ * text is drawn at 10 CSS px or more.
+ */
+async function checkLayout(page: Page, width: number): Promise<void> {
+  // No named functions in here: tsx's esbuild would wrap them in a __name() the browser does not have.
+  const layout = await page.evaluate(() => {
+    const overflowing = [...document.body.querySelectorAll('*')]
+      .filter((el) => {
+        if (el.getBoundingClientRect().right <= window.innerWidth + 0.5) return false;
+        for (let up = el.parentElement; up; up = up.parentElement) {
+          if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(up).overflowX)) return false;
+        }
+        return true;
+      })
+      .map((el) => `${el.tagName.toLowerCase()}.${el.className}`);
+    const navTops = [...document.querySelectorAll('nav a')].map((a) => Math.round(a.getBoundingClientRect().top));
+    const nav = document.querySelector('nav') as HTMLElement;
+    const chartText = [...document.querySelectorAll('.chart text')].map((el) => {
+      const text = el as SVGTextElement;
+      const scale = text.getScreenCTM()?.a ?? 0;
+      return { text: text.textContent, px: parseFloat(getComputedStyle(text).fontSize) * scale, height: text.getBoundingClientRect().height };
+    });
+    return {
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+      overflowing,
+      navTops,
+      navScrolls: nav.scrollWidth > nav.clientWidth,
+      chartText,
+    };
+  });
+  assert.equal(layout.innerWidth, width);
+  assert.ok(layout.scrollWidth <= layout.innerWidth, `no horizontal page scroll at ${width} px (scrollWidth ${layout.scrollWidth})`);
+  assert.deepEqual(layout.overflowing, [], `nothing wider than the screen at ${width} px`);
+  assert.equal(new Set(layout.navTops).size, 1, `the nav is one line at ${width} px: link tops ${layout.navTops.join(', ')}`);
+  assert.equal(layout.navTops.length, 5);
+  assert.ok(layout.chartText.length >= 5, 'the chart has axis labels');
+  for (const label of layout.chartText) {
+    assert.ok(label.px >= 10 && label.height >= 10, `chart text "${label.text}" at ${width} px is ${label.px.toFixed(1)} px`);
+  }
+}
 
 /** Registry requests this test has sent, to know when the mirror has counted all of them. */
 let sent = 0;
@@ -94,6 +140,8 @@ test('after real pulls, the status page shows the same hit ratio, savings, quota
   await settled();
 
   const page = await browser.newPage();
+  // A fake clock for timers only, so the page's own refresh can be run at once below.
+  await page.clock.install();
   await page.goto(`${mirror.url}/`);
   const shown = async (metric: string): Promise<{ value: string; text: string }> => {
     const element = page.locator(`[data-metric="${metric}"]`);
@@ -143,13 +191,29 @@ test('after real pulls, the status page shows the same hit ratio, savings, quota
     assert.equal(await page.locator(`nav a[href="${href}"]`).count(), 1, href);
   }
 
+  // Only upstreams that are Docker Hub or sent rate-limit headers get a quota card: not ghcr here.
+  assert.deepEqual(await page.locator('.card[data-upstream]').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-upstream'))), ['dockerhub']);
+  const chartTicks = await page.locator('.chart-axis text').allTextContents();
+  assert.ok(chartTicks.every((tick) => /^\d+$/.test(tick)), `whole-number axis ticks: ${chartTicks.join(', ')}`);
+
+  await checkLayout(page, 1280);
   await mkdir(path.dirname(SCREENSHOT), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
-  // Readable on a phone: nothing wider than the screen.
+  // The page refreshes its numbers by itself (every 10 to 15 s): one more pull, then the page's timer.
+  const seconds = Number(await page.locator('script[data-seconds]').getAttribute('data-seconds'));
+  assert.ok(seconds >= 10 && seconds <= 15, `refresh every ${seconds} s`);
+  await pull('alpine', '3.20');
+  await settled();
+  const before = Number(pullsSaved.value);
+  await page.clock.runFor(seconds * 1000);
+  await page.waitForFunction((was) => Number(document.querySelector('[data-metric="pulls-saved"]')?.getAttribute('data-value')) > was, before, { timeout: 5000 });
+  assert.equal(Number((await shown('pulls-saved')).value), sumOf(await scrape(mirror.url), 'pullthrough_requests_total', { kind: 'manifest', method: 'GET', cache: ['hit', 'revalidated', 'stale'] }));
+
+  // Good on a phone: readable chart text, a one-line nav, nothing wider than the screen.
   const phone = await browser.newPage();
   await phone.setViewportSize({ width: 390, height: 844 });
   await phone.goto(`${mirror.url}/`);
-  assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no horizontal scrolling at 390 px');
+  await checkLayout(phone, 390);
   await phone.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-phone.png'), fullPage: true });
 });

@@ -1,20 +1,27 @@
 // dockerd: "registry-mirrors" in daemon.json (Docker Hub images only; dockerd has no mirrors for other
 // registries). The script merges into the existing file with python3, node or jq — whichever exists —
-// so no other key is lost, and refuses rather than guess when none does.
+// so no other key is lost, and refuses rather than guess when none does. dockerd sends registry-mirrors
+// requests with no upstream in them, so they reach the default upstream: when that is not Docker Hub the
+// script leaves registry-mirrors alone (issue 12) and only adds "insecure-registries" for a plain-HTTP
+// mirror, which rewritten names (MIRROR/<upstream>/image) need.
 
 import type { MirrorAddress } from '../mirror-address.ts';
 import { shellQuote } from './mirrored-hosts.ts';
 
 export interface DockerSetup {
+  /** What to merge into daemon.json; empty when dockerd needs no change. */
   daemonJson: string;
   script: string;
 }
 
-export function dockerSetup(address: MirrorAddress): DockerSetup {
+/** `registryMirror`: whether the default upstream is Docker Hub, so registry-mirrors sends it docker.io names. */
+export function dockerSetup(address: MirrorAddress, registryMirror: boolean): DockerSetup {
   const insecure = address.scheme === 'http' ? address.host : '';
-  const snippet: Record<string, string[]> = { 'registry-mirrors': [address.url] };
+  const mirror = registryMirror ? address.url : '';
+  const snippet: Record<string, string[]> = {};
+  if (mirror) snippet['registry-mirrors'] = [mirror];
   if (insecure) snippet['insecure-registries'] = [insecure];
-  return { daemonJson: `${JSON.stringify(snippet, null, 2)}\n`, script: script(address, insecure) };
+  return { daemonJson: Object.keys(snippet).length ? `${JSON.stringify(snippet, null, 2)}\n` : '', script: script(address, mirror, insecure) };
 }
 
 const PYTHON_MERGE = `import json, sys
@@ -39,7 +46,8 @@ def add(key, value, first):
         return
     config[key] = [value] + current if first else current + [value]
     changes.append('added %s to "%s"' % (value, key))
-add("registry-mirrors", mirror, True)
+if mirror:
+    add("registry-mirrors", mirror, True)
 if insecure:
     add("insecure-registries", insecure, False)
 if changes:
@@ -65,26 +73,33 @@ const add = (key, value, first) => {
   config[key] = first ? [value, ...current] : [...current, value];
   changes.push("added " + value + ' to "' + key + '"');
 };
-add("registry-mirrors", mirror, true);
+if (mirror) add("registry-mirrors", mirror, true);
 if (insecure) add("insecure-registries", insecure, false);
 if (changes.length) fs.writeFileSync(out, JSON.stringify(config, null, 2) + "\\n");
 for (const change of changes) console.log(change);`;
 
 const JQ_MERGE = `if type != "object" then error("does not hold a JSON object") else . end
-  | if ((.["registry-mirrors"] // []) | index([$m])) != null then . else .["registry-mirrors"] = [$m] + (.["registry-mirrors"] // []) end
+  | if $m == "" or (((.["registry-mirrors"] // []) | index([$m])) != null) then . else .["registry-mirrors"] = [$m] + (.["registry-mirrors"] // []) end
   | if $i == "" or (((.["insecure-registries"] // []) | index([$i])) != null) then . else .["insecure-registries"] = (.["insecure-registries"] // []) + [$i] end`;
 
-function script(address: MirrorAddress, insecure: string): string {
+function script(address: MirrorAddress, mirror: string, insecure: string): string {
+  const what = mirror
+    ? `pull Docker Hub images through the mirror at ${address.url}\n# ("registry-mirrors" in daemon.json)`
+    : `accept the plain-HTTP mirror at ${address.url} for rewritten names\n# (${address.host}/<upstream>/<image>; "insecure-registries" in daemon.json)`;
   return `#!/bin/sh
-# pullthrough: make dockerd pull Docker Hub images through the mirror at ${address.url}
-# ("registry-mirrors" in daemon.json). Merges into the existing file and keeps every other key;
+# pullthrough: make dockerd ${what}. Merges into the existing file and keeps every other key;
 # running it again changes nothing. From ${address.url}/setup/docker.sh
 set -eu
 
-MIRROR=${shellQuote(address.url)}
+MIRROR=${shellQuote(mirror)}
 INSECURE=${shellQuote(insecure)}
 FILE="\${DOCKER_DAEMON_JSON:-/etc/docker/daemon.json}"
 TMP="$FILE.pullthrough-new"
+
+if [ -z "$MIRROR" ] && [ -z "$INSECURE" ]; then
+  echo "pullthrough: dockerd needs no change for ${address.url}: pull with rewritten names, e.g. docker pull ${address.host}/<upstream>/<image>; nothing changed."
+  exit 0
+fi
 
 if command -v python3 >/dev/null 2>&1; then TOOL=python3
 elif command -v node >/dev/null 2>&1; then TOOL=node
@@ -92,7 +107,7 @@ elif command -v jq >/dev/null 2>&1; then TOOL=jq
 else
   echo "pullthrough: cannot merge into $FILE safely: none of python3, node or jq is installed." >&2
   echo "Install one of them and run this again, or add this to $FILE by hand:" >&2
-  echo "  \\"registry-mirrors\\": [\\"$MIRROR\\"]\${INSECURE:+, \\"insecure-registries\\": [\\"$INSECURE\\"]}" >&2
+  echo "  \${MIRROR:+\\"registry-mirrors\\": [\\"$MIRROR\\"]}\${MIRROR:+\${INSECURE:+, }}\${INSECURE:+\\"insecure-registries\\": [\\"$INSECURE\\"]}" >&2
   exit 1
 fi
 
@@ -124,7 +139,7 @@ PULLTHROUGH_JS
       exit 1
     fi
     CHANGES=
-    if [ -z "$SRC" ] || ! jq -e --arg m "$MIRROR" '(.["registry-mirrors"] // []) | index([$m]) != null' "$SRC" >/dev/null; then
+    if [ -n "$MIRROR" ] && { [ -z "$SRC" ] || ! jq -e --arg m "$MIRROR" '(.["registry-mirrors"] // []) | index([$m]) != null' "$SRC" >/dev/null; }; then
       CHANGES="added $MIRROR to \\"registry-mirrors\\""
     fi
     if [ -n "$INSECURE" ] && { [ -z "$SRC" ] || ! jq -e --arg i "$INSECURE" '(.["insecure-registries"] // []) | index([$i]) != null' "$SRC" >/dev/null; }; then
@@ -138,7 +153,7 @@ PULLTHROUGH_JS
 esac
 
 if [ -z "$CHANGES" ]; then
-  echo "pullthrough: $FILE already uses $MIRROR; nothing changed."
+  echo "pullthrough: $FILE already has what ${address.url} needs; nothing changed."
   exit 0
 fi
 if [ -e "$FILE" ]; then
@@ -150,6 +165,6 @@ echo "pullthrough: updated $FILE (with $TOOL):"
 printf '%s\\n' "$CHANGES" | sed 's/^/  /'
 echo "Restart dockerd to apply: sudo systemctl restart docker"
 echo "  (running containers stop unless \\"live-restore\\" is set in $FILE)"
-echo "Check: docker info | grep -A1 'Registry Mirrors'"
+if [ -n "$MIRROR" ]; then echo "Check: docker info | grep -A1 'Registry Mirrors'"; else echo "Check: docker info | grep -A2 'Insecure Registries'"; fi
 `;
 }
