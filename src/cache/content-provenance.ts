@@ -55,8 +55,10 @@ export class ContentProvenance {
 
   /** Records that `upstream` served `digest` (a manifest fetched, or a blob whose fill started). */
   async recordOrigin(upstream: string, digest: Digest): Promise<void> {
-    const origins = await this.deps.metadata.addOrigin(digest.text, upstream);
-    this.remember(digest, [...origins, upstream]);
+    // Known to this process at once: requests that joined the same fill are admitted without waiting
+    // for the metadata write (or asking the upstream again).
+    this.remember(digest, [upstream]);
+    this.remember(digest, await this.deps.metadata.addOrigin(digest.text, upstream));
   }
 
   /**
