@@ -288,6 +288,10 @@ function crossKeyProblems(raw: unknown): string[] {
 export function parseConfig(raw: unknown, source = 'config', baseDir = process.cwd()): Config {
   const result = schema.safeParse(raw);
   const problems = [...(result.success ? [] : result.error.issues.flatMap(describeIssue)), ...crossKeyProblems(raw)];
+  if (result.success && result.data.limits.headersTimeout > result.data.limits.requestTimeout) {
+    // Node refuses to start a server whose head may take longer than the whole request.
+    problems.push('limits.headersTimeout: must not be longer than limits.requestTimeout');
+  }
   if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
   const parsed = result.data;
   const upstreams: Record<string, UpstreamConfig> = {};

@@ -32,3 +32,7 @@ test('a duration that does not parse is a problem naming its key', () => {
   assertProblem(configProblems(withTtl('soon')), 'upstreams.hub.tagTtl', 'soon');
   assertProblem(configProblems({ ...MINIMAL, upstreamTimeouts: { idle: '5 minutes' } }), 'upstreamTimeouts.idle');
 });
+
+test('a headers time-out longer than the request time-out is a problem, not a silent clamp', () => {
+  assertProblem(configProblems({ ...MINIMAL, limits: { headersTimeout: '2m', requestTimeout: '1m' } }), 'limits.headersTimeout', 'requestTimeout');
+});
