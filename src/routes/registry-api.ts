@@ -6,6 +6,7 @@ import { assertMayPull } from '../auth/pull-policy.ts';
 import { RegistryError } from '../errors.ts';
 import { parseRange } from '../http-range.ts';
 import type { Digest, ManifestReference } from '../reference.ts';
+import { assertRepositoryAllowed } from '../repository-rules.ts';
 import { parseRegistryPath, type RouteTarget } from '../routing.ts';
 import { passThrough } from './passthrough.ts';
 import './request-context.ts';
@@ -47,10 +48,12 @@ async function handle(app: FastifyInstance, request: FastifyRequest, reply: Fast
     return reply.type('application/json').send('{}');
   }
 
-  const target = router.route(endpoint.name, { ...(prefix !== undefined && { prefix }), ...(ns !== undefined && { ns }) });
+  const target = router.route(endpoint.name, { ...(prefix !== undefined && { prefix }), ...(ns !== undefined && { ns }), host: request.host });
   request.registry = { upstream: target.upstream.name, repository: target.repository };
   // Content of an upstream with credentials (private images) only for authenticated clients.
   assertMayPull(request, target.upstream);
+  // Allow/deny lists: by repository, so tags, digests and listings alike; a denied one costs no upstream request.
+  assertRepositoryAllowed(target.upstream, target.repository);
   switch (endpoint.kind) {
     case 'manifest':
       request.registry.reference = referenceText(endpoint.reference);
