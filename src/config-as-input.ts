@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 
 /** Keys whose values are milliseconds in the parsed config. */
 const DURATION_KEYS = new Set([
-  'tagTtl', 'evictionGrace', 'evictionInterval', 'maxAge', 'tokenTtl', 'failedLoginWindow', 'tagRecordTtl',
+  'tagTtl', 'negativeTtl', 'evictionGrace', 'evictionInterval', 'maxAge', 'tokenTtl', 'failedLoginWindow', 'tagRecordTtl',
   'connect', 'idle', 'fillQueueTimeout', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'clientIdleTimeout',
 ]);
 /** Keys whose values are bytes in the parsed config. */

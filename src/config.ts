@@ -69,6 +69,9 @@ const upstream = z
     aliases: z.array(z.string().min(1)).default([]),
     defaultNamespace: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/).optional(),
     tagTtl: duration.default('5m'),
+    // A tag or repository the upstream answered 404 for is remembered this long (issue 13), so a CI loop
+    // with a typo does not hammer the upstream; 0 turns it off. Never after a 5xx, 429 or no answer.
+    negativeTtl: duration.default('30s'),
     username: z.string().min(1).optional(),
     passwordEnv: z.string().min(1).optional(),
     passwordFile: z.string().min(1).optional(),
