@@ -1,14 +1,17 @@
 // Leases that make several replicas behave as one mirror: whoever holds `fill:<digest>` is the one
-// replica fetching that blob from upstream; the others follow its temp file. A lease is renewed while its
-// holder works; if the holder dies, it expires within LEASE_MS and another replica takes over.
+// replica fetching that blob from upstream; the others follow its write in flight. A lease is renewed
+// while its holder works; if the holder dies, it expires within LEASE_MS and another replica takes over.
 //
 // Without Redis there is one process, whose in-process single flight already covers everything: every
 // lease is granted at once. With Redis unreachable, leases are granted too (fail open): two replicas may
 // then fetch the same thing twice, which costs an upstream request but never fails a pull.
 
 import { randomUUID } from 'node:crypto';
+import type { Lease } from '../leases/lease.ts';
 import type { Logger } from '../logger.ts';
 import { createRedisConnection, type RedisConnection, type RedisSettings } from '../metadata/redis-connection.ts';
+
+export type { Lease } from '../leases/lease.ts';
 
 /** A dead holder's lease runs out after this long; a live one renews it every third of it. */
 export const LEASE_MS = 6_000;
@@ -19,13 +22,6 @@ function leaseKey(name: string): string {
   return `pullthrough:lease:{${name}}`;
 }
 
-export interface Lease {
-  /** True once a renewal failed: another holder may have taken over, so stop acting on it. */
-  readonly lost: boolean;
-  /** Publishes a short note for followers (e.g. the temp file being written and its size). */
-  publish(info: string): Promise<void>;
-  release(): Promise<void>;
-}
 
 export interface LeaseOptions {
   /** Lease length; renewed every third of it. */
