@@ -1,14 +1,13 @@
 // Blobs are immutable by digest: kept ones are served from disk with no upstream request; a miss joins
 // (or starts) the one upstream download for that digest and streams it as it arrives. Across replicas
 // sharing a store, the `fill:<digest>` lease picks the one replica that downloads; the others follow its
-// temp file (src/replicas/remote-fill-reader.ts).
+// write in flight (src/replicas/remote-fill-reader.ts).
 //
 // Bounded work per client (issue 9): starting a download takes a fill slot (src/storage/fill-slots.ts),
 // limited in total and per client address; a request over the limit waits for one, then gets 429. Kept
 // blobs and downloads already running are served without a slot. Sizes an upstream announces above
 // limits.maxBlobSize are refused (DENIED), for HEAD as for GET, and never reach a client.
 
-import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -175,9 +174,8 @@ export class BlobCache {
             }
             if (!(fill instanceof BlobFill)) return fill.open({ start: position, end });
             await fill.started;
-            // The vanished leader's partial file: open readers keep their copy, nobody else needs it.
-            const leftover = store.tempPathFor(deadTemp);
-            if (leftover) await rm(leftover, { force: true });
+            // The vanished leader's partial write: open readers keep their copy, nobody else needs it.
+            await store.discardInFlight(deadTemp);
             this.deps.log.info({ digest: digest.text, position }, 'took over a fill from a replica that stopped');
             return readFill(fill, store, position, end);
           },
@@ -210,7 +208,7 @@ export class BlobCache {
   private async kept(digest: Digest): Promise<BlobSource | undefined> {
     const stat = await this.deps.store.stat(digest);
     if (!stat) return undefined;
-    return { size: stat.size, outcome: 'hit', open: (range) => this.deps.store.read(digest, range) };
+    return { size: stat.size, outcome: 'hit', open: (range) => this.deps.store.open(digest, range) };
   }
 
   private async fetch(target: RouteTarget, digest: Digest): Promise<UpstreamBlob> {

@@ -6,7 +6,7 @@ import { parseDuration, parseSize } from '../duration.ts';
 import { openEviction } from '../eviction/open-eviction.ts';
 import { openReplicaLocks } from '../replicas/replica-locks.ts';
 import { formatBytes } from '../observability/byte-size.ts';
-import { BlobStore } from '../storage/blob-store.ts';
+import { attachBlobStore } from '../storage/open-blob-store.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { cliLogger } from './cli-logger.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
@@ -55,7 +55,7 @@ export async function gcCommand(args: string[]): Promise<number> {
   if (limits.maxBytes === undefined && limits.maxAgeMs === undefined) {
     throw new UsageError('no limit to enforce: set storage.maxSize or storage.maxAge, or pass --max-size / --max-age');
   }
-  const store = await BlobStore.attach(config.storage.path);
+  const store = await attachBlobStore(config);
   const log = cliLogger('gc');
   const locks = openReplicaLocks(config.metadata, log);
   const evictor = openEviction(config, store, log, locks, { intervalMs: 0 });

@@ -1,13 +1,14 @@
 // `pullthrough verify`: re-hashes every kept blob against its name (the digest) and removes the ones that
 // no longer match — bit rot, a disk that lied, a hand edit. A removed blob is simply fetched again on
-// the next pull. Safe next to a running mirror: kept blobs are immutable, fills live in tmp/ until
-// verified, and an open reader keeps reading a removed file.
+// the next pull. Safe next to a running mirror: kept blobs are immutable, fills stay writes in flight
+// until verified, and an open reader keeps reading a removed blob.
 
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../observability/byte-size.ts';
-import { BlobStore } from '../storage/blob-store.ts';
+import type { Digest } from '../reference.ts';
+import { type BlobStore, isNotKept } from '../storage/blob-store.ts';
+import { attachBlobStore } from '../storage/open-blob-store.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -40,7 +41,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
     return EXIT.OK;
   }
   const config = loadCheckedConfig(configFile(values.config), { checkSecrets: false });
-  const store = await BlobStore.attach(config.storage.path);
+  const store = await attachBlobStore(config);
   const dryRun = values['dry-run'] ?? false;
   let checked = 0;
   let bytes = 0;
@@ -48,10 +49,10 @@ export async function verifyCommand(args: string[]): Promise<number> {
   for await (const blob of store.list()) {
     let actual: string;
     try {
-      actual = await hashFile(store.pathFor(blob.digest), blob.digest.algorithm);
+      actual = await hashBlob(store, blob.digest);
     } catch (error) {
       // Evicted while we were looking: nothing to verify.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if (isNotKept(error)) continue;
       throw error;
     }
     checked += 1;
@@ -66,8 +67,8 @@ export async function verifyCommand(args: string[]): Promise<number> {
   return corrupt.length > 0 ? EXIT.CORRUPT : EXIT.OK;
 }
 
-async function hashFile(file: string, algorithm: string): Promise<string> {
-  const hash = createHash(algorithm);
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+async function hashBlob(store: Pick<BlobStore, 'open'>, digest: Digest): Promise<string> {
+  const hash = createHash(digest.algorithm);
+  for await (const chunk of store.open(digest)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }

@@ -1,16 +1,9 @@
 // Records when a kept blob or manifest was last served, for least-recently-used eviction.
 //
-// The record is the file's own modification time, set with utimes() when it is served. Why the file and
-// not the metadata store: it survives restarts with nothing else to persist; every replica sharing the
-// volume sees every other's accesses without coordination; it is exactly as durable as the blob it
-// describes (losing Redis loses no access history, and an evicted blob takes its record with it); and the
-// sweeper has to stat every file anyway to learn its size, so the time comes for free. Why mtime and not
-// atime: atime depends on mount options (noatime, relatime update it at most daily), mtime changes only
-// when we say so — kept blobs are immutable, and a commit is a rename, which keeps the temp file's mtime
-// (the moment it was written).
-//
-// It stays cheap: one utimes per blob per `throttleMs` at most (a busy layer served a thousand times a
-// minute costs one syscall), fired after the answer, never awaited on the request path. Blobs being
+// The record is the store's (BlobStore.touch: on the filesystem store, the file's own modification time —
+// see filesystem-blob-store.ts for why). It stays cheap: one touch per blob per `throttleMs` at most (a
+// busy layer served a thousand times a minute costs one syscall), fired after the answer, never awaited
+// on the request path. Blobs being
 // served by this process right now are also pinned in memory, so this process's sweeper skips them even
 // for a download longer than the grace period.
 
@@ -22,14 +15,14 @@ import type { BlobStore } from '../storage/blob-store.ts';
 const MAX_REMEMBERED = 50_000;
 
 export class AccessRecorder {
-  private readonly store: BlobStore;
+  private readonly store: Pick<BlobStore, 'touch'>;
   private readonly log: Logger;
   private readonly throttleMs: number;
   private readonly lastTouch = new Map<string, number>();
   private readonly pins = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(store: BlobStore, log: Logger, options: { throttleMs: number }) {
+  constructor(store: Pick<BlobStore, 'touch'>, log: Logger, options: { throttleMs: number }) {
     this.store = store;
     this.log = log;
     this.throttleMs = options.throttleMs;

@@ -1,6 +1,6 @@
 // Keeps the blob store under `storage.maxSize` (and drops what was unused for `storage.maxAge`): a sweep
-// lists the kept blobs with their last use (file mtime, see access-recorder.ts), reads which blobs each
-// kept manifest names, plans the order (eviction-plan.ts) and unlinks. It runs on a timer, when a fill
+// lists the kept blobs with their last use (the store's record, see access-recorder.ts), reads which
+// blobs each kept manifest names, plans the order (eviction-plan.ts) and removes. It runs on a timer, when a fill
 // starts and the store has no room for it, and on demand (`pullthrough gc`).
 //
 // Fills in flight count against the cap (issue 9: tmp/ did not, and 1.5 GiB landed under a 1 GiB cap).
@@ -9,17 +9,16 @@
 // reserved by fills in flight, and admits a fill only if kept + reserved + its size fit under the cap,
 // sweeping first if they do not. A fill that still does not fit streams through without being kept; one
 // of unannounced size asks for more room before each write and stops being kept when there is none. So
-// this process keeps blobs + tmp/ under maxSize; what it cannot see until its next sweep (blobs other
-// replicas kept since, a manual copy) is what may take the disk past it.
+// this process keeps blobs + writes in flight under maxSize; what it cannot see until its next sweep
+// (blobs other replicas kept since, a manual copy) is what may take the disk past it.
 //
 // Deleting under readers: a sweep takes the sweeper lock (sweep-lock.ts) so only one process sweeps; it
-// never removes anything used within the grace period (by any replica: the mtime is on the shared volume)
-// or pinned by this process, and re-checks the mtime right before each unlink. A reader that opened the
+// never removes anything used within the grace period (by any replica: the record is in the shared store)
+// or pinned by this process, and re-checks it right before each removal. A reader that opened the
 // file before the unlink keeps reading it: POSIX unlink removes the name, not the open file. (NFS only
 // approximates that across hosts — a "silly rename" protects open files on the client that deletes, not on
 // other clients — which is what the grace period is for.)
 
-import { open, readFile } from 'node:fs/promises';
 import type { Logger } from '../logger.ts';
 import { parseDigest, type Digest } from '../reference.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
@@ -29,13 +28,16 @@ import { type EvictionCandidate, type PlannedEviction, planEviction } from './ev
 import { MAX_MANIFEST_BYTES, manifestReferences } from './manifest-references.ts';
 import type { SweepLock } from './sweep-lock.ts';
 
+/** What eviction needs of the blob store. */
+export type EvictorStore = Pick<BlobStore, 'list' | 'remove' | 'accessedAt' | 'inFlight' | 'open' | 'readAll'>;
+
 export interface EvictionMetrics {
   evicted(reason: string, bytes: number): void;
   swept(result: 'done' | 'busy' | 'failed'): void;
 }
 
 export interface EvictorOptions {
-  store: BlobStore;
+  store: EvictorStore;
   log: Logger;
   lock: SweepLock;
   maxBytes?: number | undefined;
@@ -71,7 +73,7 @@ export interface SweepReport {
   bytesBefore: number;
   bytesAfter: number;
   blobsAfter: number;
-  /** Bytes in tmp/ (fills in flight), counted against the cap but not evictable. */
+  /** Bytes of writes in flight (fills), counted against the cap but not evictable. */
   tempBytes: number;
   /** Bytes that would have gone for the cap but were in use (grace period, pinned, named by a kept manifest). */
   protectedBytes: number;
@@ -287,18 +289,18 @@ export class Evictor implements DiskRoom {
     for await (const blob of store.list()) {
       seen.add(blob.digest.text);
       const references = await this.referencesOf(blob.digest, blob.size);
-      candidates.push({ digest: blob.digest.text, size: blob.size, accessedAt: blob.mtimeMs, ...(references && { references }) });
+      candidates.push({ digest: blob.digest.text, size: blob.size, accessedAt: blob.accessedAt, ...(references && { references }) });
     }
     for (const digest of this.references.keys()) if (!seen.has(digest)) this.references.delete(digest);
-    const tempBytes = await store.tempBytes();
+    const tempBytes = (await store.inFlight()).bytes;
     const pinned = access?.pinned() ?? new Set<string>();
     const plan = planEviction(candidates, {
       ...(maxBytes !== undefined && { maxBytes }),
       ...(maxAgeMs !== undefined && { maxAgeMs }),
       graceMs,
       now: started,
-      // Fills in flight and those waiting for room count against the cap (issue 9). tmp/ also holds other
-      // replicas' fills; this process's reservations may be ahead of what its files hold so far.
+      // Fills in flight and those waiting for room count against the cap (issue 9). The store's writes in
+      // flight include other replicas' fills; this process's reservations may be ahead of what they hold.
       extraBytes: Math.max(tempBytes, this.reservedBytes) + this.wantedBytes,
       pinned,
     });
@@ -317,7 +319,7 @@ export class Evictor implements DiskRoom {
       const digest = parseDigest(planned.digest);
       if (!digest) continue;
       // Used since the listing (by any replica), or being served here: keep it.
-      const modified = await store.modifiedAt(digest);
+      const modified = await store.accessedAt(digest);
       if (modified === undefined || Date.now() - modified < graceMs || access?.pinned().has(planned.digest)) {
         skipped += 1;
         continue;
@@ -369,16 +371,13 @@ export class Evictor implements DiskRoom {
     let found: readonly string[] | null = null;
     if (size > 0 && size <= MAX_MANIFEST_BYTES) {
       try {
-        const file = this.options.store.pathFor(digest);
-        const handle = await open(file, 'r');
-        const first = Buffer.alloc(1);
-        try {
-          await handle.read(first, 0, 1, 0);
-        } finally {
-          await handle.close();
-        }
+        const { store } = this.options;
         // Manifests are written compactly or indented, but always start with their object.
-        if (first[0] === 0x7b) found = manifestReferences(await readFile(file)) ?? null;
+        if ((await firstByte(store, digest)) === 0x7b) {
+          const bytes = await store.readAll(digest);
+          if (!bytes) return undefined;
+          found = manifestReferences(bytes) ?? null;
+        }
       } catch {
         // Gone since the listing: it will not be a candidate next time either.
         return undefined;
@@ -386,5 +385,16 @@ export class Evictor implements DiskRoom {
     }
     this.references.set(digest.text, found);
     return found ?? undefined;
+  }
+}
+
+/** The first byte of a kept blob; undefined if it is empty or gone. */
+async function firstByte(store: Pick<BlobStore, 'open'>, digest: Digest): Promise<number | undefined> {
+  const stream = store.open(digest, { start: 0, end: 0 });
+  try {
+    for await (const chunk of stream) return (chunk as Buffer)[0];
+    return undefined;
+  } finally {
+    stream.destroy();
   }
 }

@@ -8,7 +8,7 @@ import { AccessRecorder } from './access-recorder.ts';
 import { type EvictorOptions, Evictor } from './evictor.ts';
 import type { ReplicaLocks } from '../replicas/replica-locks.ts';
 import { usesRedis } from '../metadata/redis-connection.ts';
-import { FileSweepLock, LeasedSweepLock, type SweepLock } from './sweep-lock.ts';
+import { LeasedSweepLock, SWEEP_LEASE_MS, type SweepLock } from './sweep-lock.ts';
 
 /** A served blob's mtime is refreshed at most this often (and always well within the grace period). */
 const MAX_TOUCH_INTERVAL_MS = 60_000;
@@ -21,10 +21,10 @@ export function openEviction(
   extra: Pick<EvictorOptions, 'metrics' | 'onSwept' | 'onEvicted'> & { intervalMs?: number } = {},
 ): Evictor {
   const { maxSize, maxAge, evictionGrace, evictionInterval } = config.storage;
-  const fileLock = new FileSweepLock(store.root);
-  // Without Redis the in-process locks grant everything, so processes sharing the volume (a `gc` beside
-  // the server) meet at the lock file instead.
-  const lock: SweepLock = usesRedis(config) ? new LeasedSweepLock(locks, fileLock, log) : fileLock;
+  const storeLock = store.lock('eviction', SWEEP_LEASE_MS);
+  // Without Redis the in-process locks grant everything, so processes sharing the store (a `gc` beside
+  // the server) meet at the store's lock instead.
+  const lock: SweepLock = usesRedis(config) ? new LeasedSweepLock(locks, storeLock, log) : storeLock;
   return new Evictor({
     store,
     log,

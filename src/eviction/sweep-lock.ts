@@ -3,103 +3,24 @@
 // that), but each would free the cap's worth of bytes, evicting far more than needed.
 //
 // With Redis configured the lock is the replicas' Redis lease (src/replicas/replica-locks.ts), renewed
-// while the sweep runs, so a sweeper that dies frees it within the lease. Without Redis (or while Redis is unreachable) it is a
-// lock file with a lease beside the blobs on the shared volume: exclusive create, renewed by touching it,
-// taken over once it is older than the lease. A crash during a sweep therefore never blocks eviction for
+// while the sweep runs, so a sweeper that dies frees it within the lease. Without Redis (or while Redis is
+// unreachable) it is the store's own lock (BlobStore.lock: on the filesystem, a lock file with a lease
+// beside the blobs, src/storage/file-lock.ts). A crash during a sweep therefore never blocks eviction for
 // longer than one lease. The in-process part (one sweep per app) is the Evictor's single flight.
 
-import { randomUUID } from 'node:crypto';
-import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
-import path from 'node:path';
+import type { ExclusiveLock, HeldLease } from '../leases/lease.ts';
 import type { Logger } from '../logger.ts';
 import type { ReplicaLocks } from '../replicas/replica-locks.ts';
 
 export const SWEEP_LEASE_MS = 60_000;
 export const SWEEP_LEASE_NAME = 'eviction:sweeper';
 
-export interface SweepLease {
-  /** True once the lease could not be renewed: another sweeper may have taken over, so stop deleting. */
-  readonly lost: boolean;
-  release(): Promise<void>;
-}
+/** Held by the one sweeper; `lost` once it could not be renewed (another may have taken over: stop deleting). */
+export type SweepLease = HeldLease;
 
-export interface SweepLock {
-  /** The lease, or undefined when another sweeper holds it. */
-  tryAcquire(): Promise<SweepLease | undefined>;
-  close(): Promise<void>;
-}
+export type SweepLock = ExclusiveLock;
 
-class RenewedLease implements SweepLease {
-  lost = false;
-  private readonly timer: NodeJS.Timeout;
-  private readonly releaseOnce: () => Promise<void>;
-
-  constructor(renew: () => Promise<boolean>, release: () => Promise<void>, leaseMs: number) {
-    this.timer = setInterval(() => {
-      renew().then(
-        (ok) => (this.lost ||= !ok),
-        () => (this.lost = true),
-      );
-    }, leaseMs / 3);
-    this.timer.unref();
-    this.releaseOnce = release;
-  }
-
-  async release(): Promise<void> {
-    clearInterval(this.timer);
-    await this.releaseOnce().catch(() => undefined);
-  }
-}
-
-/** A lock file with a lease in the store's root (shared volume). */
-export class FileSweepLock implements SweepLock {
-  private readonly file: string;
-  private readonly leaseMs: number;
-
-  constructor(storeRoot: string, leaseMs = SWEEP_LEASE_MS) {
-    this.file = path.join(storeRoot, 'eviction.lock');
-    this.leaseMs = leaseMs;
-  }
-
-  async tryAcquire(): Promise<SweepLease | undefined> {
-    const token = randomUUID();
-    if (!(await this.create(token))) {
-      const info = await stat(this.file).catch(() => undefined);
-      // Its holder stopped renewing it: it died mid-sweep.
-      if (info && Date.now() - info.mtimeMs < this.leaseMs) return undefined;
-      await rm(this.file, { force: true });
-      if (!(await this.create(token))) return undefined;
-    }
-    const mine = async (): Promise<boolean> => (await readFile(this.file, 'utf8').catch(() => '')) === token;
-    return new RenewedLease(
-      async () => {
-        if (!(await mine())) return false;
-        await utimes(this.file, new Date(), new Date());
-        return true;
-      },
-      async () => {
-        if (await mine()) await rm(this.file, { force: true });
-      },
-      this.leaseMs,
-    );
-  }
-
-  async close(): Promise<void> {}
-
-  private async create(token: string): Promise<boolean> {
-    try {
-      const handle = await open(this.file, 'wx');
-      await handle.writeFile(token);
-      await handle.close();
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw error;
-    }
-  }
-}
-
-/** The replicas' shared Redis lease; the lock file while Redis is unreachable. */
+/** The replicas' shared Redis lease; the store's lock while Redis is unreachable. */
 export class LeasedSweepLock implements SweepLock {
   private readonly locks: ReplicaLocks;
   private readonly fallback: SweepLock;
@@ -117,8 +38,8 @@ export class LeasedSweepLock implements SweepLock {
     try {
       return await this.locks.tryAcquire(this.options.name, { leaseMs: this.options.leaseMs, whenUnavailable: 'throw' });
     } catch (error) {
-      // Eviction keeps the disk from filling, so it must not stop with Redis: fall back to the volume.
-      this.log.warn({ err: error }, 'eviction lock: redis unavailable, using the lock file');
+      // Eviction keeps the disk from filling, so it must not stop with Redis: fall back to the store's lock.
+      this.log.warn({ err: error }, "eviction lock: redis unavailable, using the store's lock");
       return this.fallback.tryAcquire();
     }
   }

@@ -2,9 +2,7 @@
 // never happens per scrape: a background scan runs at start, then at most once per `minIntervalMs` when
 // someone looks (a scrape or the status page), and on a slow timer otherwise. Readers get the last result.
 
-import type { Dirent } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
+import type { BlobStore } from '../storage/blob-store.ts';
 
 export interface CacheSizeView {
   bytes: number;
@@ -14,15 +12,15 @@ export interface CacheSizeView {
 }
 
 export class CacheSizeScanner {
-  private readonly blobsDir: string;
+  private readonly store: Pick<BlobStore, 'usage'>;
   private readonly minIntervalMs: number;
   private current: CacheSizeView = { bytes: 0, blobs: 0, scannedAt: undefined };
   private running: Promise<CacheSizeView> | undefined;
   private startedAt = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(storeRoot: string, options: { minIntervalMs?: number } = {}) {
-    this.blobsDir = path.join(storeRoot, 'blobs');
+  constructor(store: Pick<BlobStore, 'usage'>, options: { minIntervalMs?: number } = {}) {
+    this.store = store;
     this.minIntervalMs = options.minIntervalMs ?? 30_000;
   }
 
@@ -56,39 +54,12 @@ export class CacheSizeScanner {
 
   private async scan(): Promise<CacheSizeView> {
     this.startedAt = Date.now();
-    let bytes = 0;
-    let blobs = 0;
-    // <root>/blobs/<algorithm>/<two hex>/<hex>
-    for (const algorithm of await listDirs(this.blobsDir)) {
-      for (const prefix of await listDirs(path.join(this.blobsDir, algorithm))) {
-        const dir = path.join(this.blobsDir, algorithm, prefix);
-        for (const name of await listFiles(dir)) {
-          try {
-            bytes += (await stat(path.join(dir, name))).size;
-            blobs += 1;
-          } catch {
-            // Evicted between listing and stat: not in the cache any more.
-          }
-        }
-      }
+    try {
+      const { bytes, blobs } = await this.store.usage();
+      this.current = { bytes, blobs, scannedAt: Date.now() };
+    } catch {
+      // The store could not be walked now (unreadable, unreachable): keep the last result, try again later.
     }
-    this.current = { bytes, blobs, scannedAt: Date.now() };
     return this.current;
-  }
-}
-
-async function listDirs(dir: string): Promise<string[]> {
-  return (await entries(dir)).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  return (await entries(dir)).filter((entry) => entry.isFile()).map((entry) => entry.name);
-}
-
-async function entries(dir: string): Promise<Dirent[]> {
-  try {
-    return await readdir(dir, { withFileTypes: true });
-  } catch {
-    return [];
   }
 }

@@ -15,7 +15,8 @@ import { Evictor } from '../eviction/evictor.ts';
 import { openEviction } from '../eviction/open-eviction.ts';
 import { UpstreamRouter } from '../routing.ts';
 import { BlobFills } from '../storage/blob-fill.ts';
-import { BlobStore } from '../storage/blob-store.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import { openBlobStore } from '../storage/open-blob-store.ts';
 import { CacheSizeScanner } from '../observability/cache-size.ts';
 import { MeteredRegistryClient } from '../observability/metered-registry-client.ts';
 import { MirrorMetrics } from '../observability/mirror-metrics.ts';
@@ -44,6 +45,8 @@ export interface MirrorServicesOptions {
   config: Config;
   /** A Keyv to use instead of the configured one (tests hand in an in-memory one). */
   keyv?: Keyv;
+  /** A blob store to use instead of the configured one (tests hand in a MemoryBlobStore). */
+  store?: BlobStore;
 }
 
 declare module 'fastify' {
@@ -53,12 +56,12 @@ declare module 'fastify' {
 }
 
 export const mirrorServices = fp<MirrorServicesOptions>(
-  async (app, { config, keyv }) => {
+  async (app, { config, keyv, store: givenStore }) => {
     const log = app.log;
     // With Redis, several replicas may share this store: leases pick who fetches what (src/replicas/).
     const locks: ReplicaLocks = openReplicaLocks(config.metadata, log);
-    const store = await BlobStore.open(config.storage.path, { sharedWithReplicas: usesRedis(config) });
-    const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log)), log, { tagRecordTtl: config.metadata.tagRecordTtl });
+    const store = givenStore ?? (await openBlobStore(config, { sharedWithReplicas: usesRedis(config) }));
+    const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log, store)), log, { tagRecordTtl: config.metadata.tagRecordTtl });
     const metrics = new MirrorMetrics();
     const clients = new Map<string, RegistryClient>();
     for (const upstream of Object.values(config.upstreams)) {
@@ -84,7 +87,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       if (!client) throw new Error(`no client for upstream ${name}`);
       return client;
     };
-    const cacheSize = new CacheSizeScanner(store.root);
+    const cacheSize = new CacheSizeScanner(store);
     cacheSize.start();
     const eviction = openEviction(config, store, log, locks, {
       metrics,

@@ -1,17 +1,18 @@
-// Following a fill that another replica is running: its temp file sits on the shared volume and grows as
-// the upstream sends. This reader serves what is on disk, polls for more, and finishes once the blob is
-// kept under its digest (which the leader only does after verifying it) — every reader's final byte waits
-// for that, as with local fills, so a corrupt download never completes anywhere. If the leader dies, the
+// Following a fill that another replica is running: its write in flight grows in the shared store as the
+// upstream sends, and the leader's lease note names it (an opaque BlobWriter id: on the filesystem store,
+// a temp file on the shared volume). This reader serves what is written (BlobStore.openInFlight), polls
+// for more, and finishes once the blob is kept under its digest (which the leader only does after
+// verifying it) — every reader's final byte waits for that, as with local fills, so a corrupt download
+// never completes anywhere. If the leader dies, the
 // reader asks its replica to take over and carries on from the new fill at the same offset: content
 // addressed by digest is the same bytes whoever fetches it.
 
-import { type FileHandle, open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Digest } from '../reference.ts';
-import type { BlobStore } from '../storage/blob-store.ts';
+import type { BlobStore, InFlightReader } from '../storage/blob-store.ts';
 
 export interface RemoteFillInfo {
-  /** Temp file name in the shared store's tmp/. */
+  /** The leader's write in flight (its BlobWriter id; the note's key is `temp` for older replicas). */
   temp: string;
   size: number;
 }
@@ -21,7 +22,7 @@ export interface RemoteFillSource {
   current(): Promise<{ held: boolean; info: RemoteFillInfo | undefined }>;
   /**
    * Becomes the filling replica (or joins a local fill); a stream of the blob from `position`. `deadTemp`
-   * is the temp file the vanished leader left behind, for the new leader to remove.
+   * is the write the vanished leader left behind, for the new leader to discard.
    */
   takeOver(position: number, end: number, deadTemp: string): Promise<Readable | undefined>;
 }
@@ -43,29 +44,21 @@ export function parseRemoteFillInfo(text: string | undefined): RemoteFillInfo | 
 }
 
 export function readRemoteFill(
-  store: BlobStore,
+  store: Pick<BlobStore, 'stat' | 'openInFlight'>,
   digest: Digest,
   info: RemoteFillInfo,
   range: { start: number; end: number },
   source: RemoteFillSource,
 ): Readable {
-  let handle: FileHandle | undefined;
+  let reader: InFlightReader | undefined;
   let temp = info.temp;
   let position = range.start;
   let lastGrowth = Date.now();
   let delegate: AsyncIterator<Buffer> | undefined;
-  const finalPath = store.pathFor(digest);
 
-  const isKept = async (): Promise<boolean> => (await stat(finalPath).catch(() => undefined)) !== undefined;
-  const openCurrent = async (): Promise<FileHandle | undefined> => {
-    const tempPath = store.tempPathFor(temp);
-    if (tempPath) {
-      const opened = await open(tempPath, 'r').catch(() => undefined);
-      if (opened) return opened;
-    }
-    // Renamed into place already: the kept blob is the same inode.
-    return open(finalPath, 'r').catch(() => undefined);
-  };
+  const isKept = async (): Promise<boolean> => (await store.stat(digest).catch(() => undefined)) !== undefined;
+  // The write while in flight; once committed, the kept blob (the store falls back to it).
+  const openCurrent = (): Promise<InFlightReader | undefined> => store.openInFlight(digest, temp).catch(() => undefined);
 
   return new Readable({
     highWaterMark: READ_CHUNK,
@@ -81,20 +74,18 @@ export function readRemoteFill(
             this.push(null);
             return;
           }
-          handle ??= await openCurrent();
-          if (handle) {
-            const onDisk = (await handle.stat()).size;
+          reader ??= await openCurrent();
+          if (reader) {
+            const onDisk = await reader.size();
             const kept = onDisk >= range.end + 1 && (await isKept());
             // Hold back this reader's final byte until the leader has verified and kept the blob.
             const available = kept ? range.end + 1 : Math.min(onDisk, range.end);
             if (position < available) {
-              const length = Math.min(READ_CHUNK, available - position);
-              const buffer = Buffer.allocUnsafe(length);
-              const { bytesRead } = await handle.read(buffer, 0, length, position);
-              if (bytesRead > 0) {
-                position += bytesRead;
+              const bytes = await reader.read(position, Math.min(READ_CHUNK, available - position));
+              if (bytes.length > 0) {
+                position += bytes.length;
                 lastGrowth = Date.now();
-                this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
+                this.push(bytes);
                 return;
               }
             }
@@ -102,23 +93,23 @@ export function readRemoteFill(
           if (Date.now() - lastGrowth > STALL_CHECK_MS) {
             lastGrowth = Date.now();
             if (await isKept()) {
-              await handle?.close();
-              handle = await open(finalPath, 'r');
+              await reader?.close();
+              reader = await store.openInFlight(digest);
               continue;
             }
             const current = await source.current();
             if (current.held && current.info && current.info.temp !== temp) {
-              // Another replica took over with a new temp file: same bytes, follow that one.
-              await handle?.close();
-              handle = undefined;
+              // Another replica took over with a new write: same bytes, follow that one.
+              await reader?.close();
+              reader = undefined;
               temp = current.info.temp;
               continue;
             }
             if (!current.held) {
               const taken = await source.takeOver(position, range.end, temp);
               if (!taken) throw new Error('the replica filling this blob is gone');
-              await handle?.close();
-              handle = undefined;
+              await reader?.close();
+              reader = undefined;
               delegate = taken[Symbol.asyncIterator]();
               continue;
             }
@@ -130,8 +121,8 @@ export function readRemoteFill(
       }
     },
     destroy(error, callback) {
-      const closing = handle?.close();
-      handle = undefined;
+      const closing = reader?.close();
+      reader = undefined;
       void delegate?.return?.();
       void Promise.resolve(closing).catch(() => undefined).finally(() => callback(error));
     },

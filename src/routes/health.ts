@@ -2,10 +2,8 @@
 // /healthz: the process answers. /readyz: it can do its job — the blob store takes a write and the
 // metadata store answers — so a replica with a full or read-only disk is taken out of rotation.
 
-import { randomUUID } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { BlobStore } from '../storage/blob-store.ts';
 
 interface Check {
   ok: boolean;
@@ -16,7 +14,7 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const [storage, metadata] = await Promise.all([storageWritable(app.mirror.store.root), metadataReachable(app)]);
+    const [storage, metadata] = await Promise.all([storageWritable(app.mirror.store), metadataReachable(app)]);
     const ready = storage.ok && metadata.ok;
     return reply
       .code(ready ? 200 : 503)
@@ -25,16 +23,12 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
   });
 }
 
-async function storageWritable(root: string): Promise<Check> {
-  // In tmp/, which start-up empties, so a probe interrupted by a crash leaves nothing behind for long.
-  const probe = path.join(root, 'tmp', `readyz-${randomUUID()}`);
+async function storageWritable(store: Pick<BlobStore, 'probe'>): Promise<Check> {
   try {
-    await writeFile(probe, 'ok');
+    await store.probe();
     return { ok: true };
   } catch (error) {
     return { ok: false, error: (error as NodeJS.ErrnoException).code ?? 'write failed' };
-  } finally {
-    await rm(probe, { force: true }).catch(() => undefined);
   }
 }
 

@@ -1,7 +1,7 @@
-// One upstream download per digest. The fill writes to a temp file while hashing; every client asking
+// One upstream download per digest. The fill writes to the store while hashing; every client asking
 // for that digest — the first one included — follows it: bytes still in the fill's recent-chunks window
-// come straight from memory, older ones from the temp file, so followers stream the in-flight bytes as
-// they arrive instead of fetching again. The fill does not belong to any client: a client that
+// come straight from memory, older ones from the write in flight (BlobStore.openInFlight), so followers
+// stream the in-flight bytes as they arrive instead of fetching again. The fill does not belong to any client: a client that
 // disconnects leaves it running to completion.
 //
 // Each reader's final byte is held back until the digest has been checked, so no client ever receives a
@@ -17,13 +17,12 @@
 
 import { EventEmitter } from 'node:events';
 import { RegistryError } from '../errors.ts';
-import { open, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
+import type { Lease } from '../leases/lease.ts';
 import type { Logger } from '../logger.ts';
 import type { Digest } from '../reference.ts';
-import type { Lease } from '../replicas/replica-locks.ts';
-import type { BlobStore, BlobWriter } from './blob-store.ts';
+import type { BlobStore, BlobWriter, InFlightReader } from './blob-store.ts';
+import { hashOnlyWriter } from './hashing-writer.ts';
 import { type DiskReservation, type DiskRoom, UNLIMITED_ROOM } from './disk-room.ts';
 import type { FillSlot } from './fill-slots.ts';
 import { RecentChunks } from './recent-chunks.ts';
@@ -60,7 +59,7 @@ export class BlobFill extends EventEmitter {
   size: number | undefined;
   /** Bytes received from upstream so far. */
   received = 0;
-  /** Bytes on disk in the temp file so far (never ahead of `received`); only hashed once `diskless`. */
+  /** Bytes in the store's write so far (never ahead of `received`); only hashed once `diskless`. */
   written = 0;
   /** The store failed to take the content: it streams through from memory and is not kept. */
   diskless = false;
@@ -68,20 +67,21 @@ export class BlobFill extends EventEmitter {
   /** The content matched its digest (set before it is made durable, and kept if that then fails). */
   verified = false;
   error: Error | undefined;
-  tempPath: string | undefined;
+  /** The store's write in flight (BlobWriter.id), for openInFlight(). */
+  writeId: string | undefined;
   /** Settles once the upstream answered: resolves when bytes start flowing, rejects if it refused. */
   readonly started: Promise<void>;
   /** Settles when the blob is kept (resolves) or the fill failed (rejects). */
   readonly finished: Promise<void>;
   readonly recent = new RecentChunks(RECENT_BYTES);
-  private readonly store: BlobStore;
+  private readonly store: Pick<BlobStore, 'create'>;
   private readonly maxBlobSize: number;
   private readonly disk: DiskRoom;
   private reservation: DiskReservation | undefined;
   private readonly markStarted: () => void;
   private readonly markStartFailed: (error: Error) => void;
 
-  constructor(digest: Digest, store: BlobStore, options: FillOptions = {}) {
+  constructor(digest: Digest, store: Pick<BlobStore, 'create'>, options: FillOptions = {}) {
     super();
     this.setMaxListeners(0);
     this.digest = digest;
@@ -107,7 +107,7 @@ export class BlobFill extends EventEmitter {
 
   /**
    * Runs the download. Never throws: the outcome is in `state`, `started` and `finished`. Holding `lease`,
-   * it tells other replicas which temp file to follow, and lets go once the blob is kept (or not).
+   * it tells other replicas which write to follow, and lets go once the blob is kept (or not).
    */
   async run(fetchUpstream: () => Promise<UpstreamBlob>, log: Logger, lease?: Lease): Promise<void> {
     let writer: BlobWriter | undefined;
@@ -123,14 +123,15 @@ export class BlobFill extends EventEmitter {
       if (this.reservation) {
         writer = (await this.store.create(this.digest.algorithm, { streamThroughOnDiskError: true })).streamThroughOnDiskError();
       } else {
-        writer = this.store.hashOnly(this.digest.algorithm, new Error('no room under storage.maxSize'));
+        writer = hashOnlyWriter(this.digest.algorithm, new Error('no room under storage.maxSize'));
         this.diskless = true;
         log.warn({ digest: this.digest.text, size: upstream.size }, 'store full with blobs in use, streaming through without keeping');
       }
-      this.tempPath = writer.tempPath;
+      this.writeId = writer.id;
       this.size = upstream.size;
       this.state = 'streaming';
-      await lease?.publish(JSON.stringify({ temp: writer.diskError === undefined ? path.basename(writer.tempPath) : null, size: upstream.size ?? null }));
+      // The note keeps its `temp` key, so replicas of the previous release still read it in a rolling update.
+      await lease?.publish(JSON.stringify({ temp: writer.storeError === undefined ? writer.id : null, size: upstream.size ?? null }));
       this.markStarted();
       await this.receive(upstream.body, writer, log);
       if (this.size !== undefined && this.written !== this.size) {
@@ -174,16 +175,16 @@ export class BlobFill extends EventEmitter {
       while (pending.length > 0) {
         const batch = pending;
         pending = [];
-        if (this.size === undefined && writer.diskError === undefined && this.reservation) {
-          // Unannounced size: room is asked for as the file grows, between writes.
+        if (this.size === undefined && writer.storeError === undefined && this.reservation) {
+          // Unannounced size: room is asked for as the write grows, between writes.
           const total = writer.written + batch.reduce((sum, chunk) => sum + chunk.length, 0);
-          if (!this.reservation.grow(total)) await writer.dropFile(new Error('no room under storage.maxSize'));
+          if (!this.reservation.grow(total)) await writer.stopKeeping(new Error('no room under storage.maxSize'));
         }
         await writer.writeMany(batch);
-        if (writer.diskError !== undefined && !this.diskless) {
+        if (writer.storeError !== undefined && !this.diskless) {
           // Disk full or unwritable: clients still get the content (from memory), it is just not kept.
           this.diskless = true;
-          log.error({ digest: this.digest.text, err: writer.diskError }, 'storage write failed, streaming through without keeping');
+          log.error({ digest: this.digest.text, err: writer.storeError }, 'storage write failed, streaming through without keeping');
         }
         this.written = writer.written;
         this.emit('progress');
@@ -220,7 +221,7 @@ export class BlobFill extends EventEmitter {
         if (this.received - this.written > RECENT_BYTES / 2) await draining;
       }
     } finally {
-      // Whatever happened upstream, let the write under way settle before the temp file is judged.
+      // Whatever happened upstream, let the write under way settle before the store's write is judged.
       await writing?.catch(() => undefined);
     }
     if (writeError !== undefined) throw writeError;
@@ -236,11 +237,11 @@ export function blobTooLarge(size: number, maxBlobSize: number): RegistryError {
 /** The in-flight fills of this process, by digest. */
 export class BlobFills {
   private readonly fills = new Map<string, BlobFill>();
-  private readonly store: BlobStore;
+  private readonly store: Pick<BlobStore, 'create'>;
   private readonly log: Logger;
   private readonly options: FillOptions;
 
-  constructor(store: BlobStore, log: Logger, options: FillOptions = {}) {
+  constructor(store: Pick<BlobStore, 'create'>, log: Logger, options: FillOptions = {}) {
     this.store = store;
     this.log = log;
     this.options = options;
@@ -284,8 +285,8 @@ export class BlobFills {
  * A stream of [start, end] (inclusive) of a blob being filled, following the download as it grows.
  * Fails if the fill fails, so the client's response is cut rather than completed.
  */
-export function readFill(fill: BlobFill, store: BlobStore, start: number, end: number | undefined): Readable {
-  let handle: FileHandle | undefined;
+export function readFill(fill: BlobFill, store: Pick<BlobStore, 'openInFlight'>, start: number, end: number | undefined): Readable {
+  let reader: InFlightReader | undefined;
   let position = start;
   let waiting: (() => void) | undefined;
   const wake = (): void => {
@@ -299,25 +300,18 @@ export function readFill(fill: BlobFill, store: BlobStore, start: number, end: n
     for (const event of events) fill.off(event, wake);
   };
 
-  const openHandle = async (): Promise<FileHandle> => {
-    if (fill.tempPath !== undefined && fill.state !== 'committed') {
-      // A reader holding the temp file keeps it readable after the rename (same inode).
-      try {
-        return await open(fill.tempPath, 'r');
-      } catch (error) {
-        // Renamed into place between the check and the open: read the kept blob instead.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-    }
-    return open(store.pathFor(fill.digest), 'r');
+  const openReader = async (): Promise<InFlightReader> => {
+    // The write while it is in flight (readable after it is committed, too), else the kept blob.
+    const opened = await store.openInFlight(fill.digest, fill.state === 'committed' ? undefined : fill.writeId);
+    if (!opened) throw new Error('blob fill content is gone from the store');
+    return opened;
   };
 
   const readDisk = async (length: number): Promise<Buffer> => {
-    handle ??= await openHandle();
-    const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await handle.read(buffer, 0, length, position);
-    if (bytesRead === 0) throw new Error('blob fill file ended early');
-    return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+    reader ??= await openReader();
+    const bytes = await reader.read(position, length);
+    if (bytes.length === 0) throw new Error('blob fill content ended early');
+    return bytes;
   };
 
   return new Readable({
@@ -361,8 +355,8 @@ export function readFill(fill: BlobFill, store: BlobStore, start: number, end: n
     destroy(error, callback) {
       detach();
       wake();
-      const closing = handle?.close();
-      handle = undefined;
+      const closing = reader?.close();
+      reader = undefined;
       void Promise.resolve(closing).catch(() => undefined).finally(() => callback(error));
     },
   });

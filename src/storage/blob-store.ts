@@ -1,21 +1,18 @@
-// Content-addressed store on the filesystem: <root>/blobs/<algorithm>/<first two hex>/<hex>, shared by every
-// upstream and repository. Writers go to <root>/tmp (same filesystem), hash while writing, and are renamed
-// into place only when the digest matches, so a blob path only ever holds verified content.
+// The storage seam (issue 10): the one interface through which the mirror keeps and reads blobs (manifests
+// are blobs too). Content is addressed by digest and shared by every upstream and repository. Only the
+// implementations know where and how bytes are kept — filesystem-blob-store.ts (a directory tree, today's
+// layout), memory-blob-store.ts (unit tests) and, later, S3-compatible object storage. Everything else —
+// caches, fills, eviction, readiness, the CLI, replicas — speaks to this interface, usually through a
+// Pick<> of the few methods it needs.
+//
+// The rules every implementation keeps (test/unit/blob-store-contract.ts checks them against each one):
+// a writer hashes while it writes and its content becomes visible under a digest only by commit() on a
+// match; abort() leaves nothing; kept content is immutable, so two writers of one digest both succeed;
+// a reader that opened content keeps reading it even if it is removed meanwhile.
 
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { randomUUID } from 'node:crypto';
+import type { ExclusiveLock } from '../leases/lease.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
-import { RegistryError } from '../errors.ts';
-
-const READ_CHUNK_BYTES = 1024 * 1024;
-/** Temp files are named by randomUUID(). */
-const TEMP_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** A shared temp file this old belongs to a replica that died mid-fill. */
-const STALE_SHARED_TEMP_MS = 10 * 60_000;
 
 export interface BlobStat {
   size: number;
@@ -27,334 +24,134 @@ export interface ByteRange {
   end: number;
 }
 
-export class BlobStore {
-  readonly root: string;
-  private readonly tmpDir: string;
-
-  private constructor(root: string) {
-    this.root = root;
-    this.tmpDir = path.join(root, 'tmp');
-  }
-
-  /**
-   * Creates the layout and removes temp files left by a process that died mid-fill. A store shared with
-   * other replicas keeps recent temp files: they may be fills other replicas are writing right now.
-   */
-  static async open(root: string, options: { sharedWithReplicas?: boolean } = {}): Promise<BlobStore> {
-    const store = new BlobStore(root);
-    await mkdir(path.join(root, 'blobs'), { recursive: true });
-    if (options.sharedWithReplicas) {
-      await mkdir(store.tmpDir, { recursive: true });
-      await store.removeTempFilesOlderThan(STALE_SHARED_TEMP_MS);
-    } else {
-      await rm(store.tmpDir, { recursive: true, force: true });
-      await mkdir(store.tmpDir, { recursive: true });
-    }
-    return store;
-  }
-
-  /** Removes temp files untouched for `ageMs` (a live fill writes to its file continuously). */
-  async removeTempFilesOlderThan(ageMs: number): Promise<void> {
-    const cutoff = Date.now() - ageMs;
-    for (const name of await readdir(this.tmpDir)) {
-      const file = path.join(this.tmpDir, name);
-      const info = await stat(file).catch(() => undefined);
-      if (info && info.mtimeMs < cutoff) await rm(file, { force: true });
-    }
-  }
-
-  /** The temp file a fill (of this or another replica) named `name` writes to; undefined if not such a name. */
-  tempPathFor(name: string): string | undefined {
-    // Names come from other replicas through Redis: only our own UUID names are accepted, never a path.
-    return TEMP_NAME.test(name) ? path.join(this.tmpDir, name) : undefined;
-  }
-
-  pathFor(digest: Digest): string {
-    return path.join(this.root, 'blobs', digest.algorithm, digest.hex.slice(0, 2), digest.hex);
-  }
-
-  async stat(digest: Digest): Promise<BlobStat | undefined> {
-    try {
-      const info = await stat(this.pathFor(digest));
-      return { size: info.size };
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
-
-  /** Streams a kept blob, whole or a byte range. */
-  read(digest: Digest, range?: ByteRange): Readable {
-    // Large reads: a quarter of the syscalls and stream hops of the 64 KiB default (bench: warm large blob).
-    return createReadStream(this.pathFor(digest), { highWaterMark: READ_CHUNK_BYTES, ...(range && { start: range.start, end: range.end }) });
-  }
-
-  async readAll(digest: Digest): Promise<Buffer | undefined> {
-    try {
-      return await readFile(this.pathFor(digest));
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
-
-  /** Keeps small content (a manifest) already in memory, after checking it against its digest. */
-  async put(digest: Digest, bytes: Buffer): Promise<void> {
-    const writer = await this.create(digest.algorithm);
-    try {
-      await writer.write(bytes);
-      await writer.commit(digest);
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
-  }
-
-  /**
-   * Starts a blob in tmp/. With `streamThroughOnDiskError`, a failing disk (full, unwritable) does not
-   * fail the writer: it drops the file and goes on hashing, so the content can still be verified and
-   * streamed to clients, just not kept (`diskError` says why).
-   */
-  async create(algorithm: DigestAlgorithm, options: { streamThroughOnDiskError?: boolean } = {}): Promise<BlobWriter> {
-    const tempPath = path.join(this.tmpDir, randomUUID());
-    const hash = createHash(algorithm);
-    try {
-      const handle = await open(tempPath, 'wx');
-      return new BlobWriter(this, handle, tempPath, hash);
-    } catch (error) {
-      if (!options.streamThroughOnDiskError) throw error;
-      return BlobWriter.diskless(this, tempPath, hash, error);
-    }
-  }
-
-  /**
-   * A writer that only hashes: for content that streams through without being kept, when the store has
-   * no room for it under storage.maxSize (issue 9). `reason` is its `diskError`.
-   */
-  hashOnly(algorithm: DigestAlgorithm, reason: Error): BlobWriter {
-    return BlobWriter.diskless(this, path.join(this.tmpDir, randomUUID()), createHash(algorithm), reason);
-  }
-
-  /** Removes a kept blob (eviction, or a blob found corrupt). */
-  async remove(digest: Digest): Promise<void> {
-    await rm(this.pathFor(digest), { force: true });
-  }
-
-  /** Names of leftover temp files; start-up removes them, so this is for checks. */
-  async tempFiles(): Promise<string[]> {
-    return readdir(this.tmpDir);
-  }
-
-  /**
-   * The store of a running mirror, opened by another process (the CLI's gc and verify): unlike open(), it
-   * leaves tmp/ alone, since the fills of the running server are writing there.
-   */
-  static async attach(root: string): Promise<BlobStore> {
-    const store = new BlobStore(root);
-    await mkdir(path.join(root, 'blobs'), { recursive: true });
-    return store;
-  }
-
-  /** Every kept blob with its size and modification time (which eviction uses as the last access). */
-  async *list(): AsyncGenerator<KeptBlob> {
-    const blobsDir = path.join(this.root, 'blobs');
-    for (const algorithm of await listNames(blobsDir)) {
-      if (algorithm !== 'sha256' && algorithm !== 'sha512') continue;
-      for (const prefix of await listNames(path.join(blobsDir, algorithm))) {
-        const dir = path.join(blobsDir, algorithm, prefix);
-        for (const hex of await listNames(dir)) {
-          // Only content-addressed names: a stray file (an editor's backup, .DS_Store) is not a blob.
-          if (hex.length !== (algorithm === 'sha256' ? 64 : 128) || !/^[0-9a-f]+$/.test(hex)) continue;
-          try {
-            const info = await stat(path.join(dir, hex));
-            if (!info.isFile()) continue;
-            yield { digest: { algorithm, hex, text: `${algorithm}:${hex}` }, size: info.size, mtimeMs: info.mtimeMs };
-          } catch (error) {
-            // Removed between listing and stat (evicted by another process): not kept any more.
-            if (!isNotFound(error)) throw error;
-          }
-        }
-      }
-    }
-  }
-
-  /** Modification time of a kept blob (ms), or undefined if it is not kept. */
-  async modifiedAt(digest: Digest): Promise<number | undefined> {
-    try {
-      return (await stat(this.pathFor(digest))).mtimeMs;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
-
-  /** Sets a kept blob's access and modification times (eviction's record of its last use); false if not kept. */
-  async touch(digest: Digest, at: Date = new Date()): Promise<boolean> {
-    try {
-      await utimes(this.pathFor(digest), at, at);
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-  }
-
-  /** Bytes in tmp/ now: fills in flight take disk space too, though they cannot be evicted. */
-  async tempBytes(): Promise<number> {
-    let total = 0;
-    for (const name of await listNames(this.tmpDir)) {
-      try {
-        total += (await stat(path.join(this.tmpDir, name))).size;
-      } catch {
-        // Committed or aborted meanwhile.
-      }
-    }
-    return total;
-  }
-}
-
 export interface KeptBlob {
   digest: Digest;
   size: number;
-  mtimeMs: number;
+  /** Last recorded use (ms since epoch), which eviction orders by; see touch(). */
+  accessedAt: number;
 }
 
-async function listNames(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (isNotFound(error)) return [];
-    throw error;
-  }
+export interface StoreUsage {
+  /** Kept blobs. */
+  blobs: number;
+  /** Their bytes. */
+  bytes: number;
 }
 
-/** An in-progress blob in tmp/: append, then commit under its digest or abort. */
-export class BlobWriter {
-  readonly tempPath: string;
-  private readonly store: BlobStore;
-  private handle: FileHandle | undefined;
-  private readonly hash: Hash;
-  private bytes = 0;
-  private closed = false;
-  /** Why the content is no longer being written to disk (only hashed), if it is not. */
-  diskError: unknown;
-  private tolerateDiskErrors = false;
+export interface InFlightUsage {
+  /** Writes started and neither committed nor aborted (fills in flight, other replicas' on a shared store). */
+  writes: number;
+  /** Bytes they hold so far: they take room too, though nothing can evict them. */
+  bytes: number;
+}
 
-  constructor(store: BlobStore, handle: FileHandle | undefined, tempPath: string, hash: Hash) {
-    this.store = store;
-    this.handle = handle;
-    this.tempPath = tempPath;
-    this.hash = hash;
-  }
-
-  /** A writer for a store that cannot take the file at all: hashes only. */
-  static diskless(store: BlobStore, tempPath: string, hash: Hash, error: unknown): BlobWriter {
-    const writer = new BlobWriter(store, undefined, tempPath, hash);
-    writer.diskError = error;
-    writer.closed = true;
-    return writer;
-  }
-
-  /** From now on a disk failure drops the file and keeps hashing instead of throwing. */
-  streamThroughOnDiskError(): this {
-    this.tolerateDiskErrors = true;
-    return this;
-  }
-
-  get written(): number {
-    return this.bytes;
-  }
-
+export interface CreateOptions {
   /**
-   * Stops keeping this content: the temp file goes, hashing goes on (like a disk error under
-   * `streamThroughOnDiskError`). For a fill of unannounced size that outgrew the room left under
-   * storage.maxSize (issue 9). Call it between writes, never while one is under way.
+   * A store that fails to take the content (full, unwritable) does not fail the writer: it goes on
+   * hashing, so the content can still be verified and streamed to clients, just not kept.
    */
-  async dropFile(reason: Error): Promise<void> {
-    if (this.diskError !== undefined) return;
-    this.diskError = reason;
-    await this.abort();
-  }
-
-  async write(chunk: Buffer): Promise<void> {
-    await this.writeMany([chunk]);
-  }
-
-  /** Appends several chunks with one system call where the kernel takes them whole (writev). */
-  async writeMany(chunks: Buffer[]): Promise<void> {
-    for (const chunk of chunks) this.hash.update(chunk);
-    const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    if (this.diskError === undefined) {
-      try {
-        await this.writeToDisk(chunks, total);
-      } catch (error) {
-        if (!this.tolerateDiskErrors) throw error;
-        this.diskError = error;
-        await this.abort();
-      }
-    }
-    this.bytes += total;
-  }
-
-  private async writeToDisk(chunks: Buffer[], total: number): Promise<void> {
-    const handle = this.handle as FileHandle;
-    const { bytesWritten } = await handle.writev(chunks, this.bytes);
-    // A short writev (rare on regular files) is finished chunk by chunk from where it stopped.
-    let done = bytesWritten;
-    let skipped = 0;
-    for (const chunk of chunks) {
-      const chunkEnd = skipped + chunk.length;
-      if (done < chunkEnd) {
-        let offset = done - skipped;
-        while (offset < chunk.length) {
-          const { bytesWritten: n } = await handle.write(chunk, offset, chunk.length - offset, this.bytes + skipped + offset);
-          offset += n;
-        }
-        done = chunkEnd;
-      }
-      skipped = chunkEnd;
-    }
-    if (done !== total) throw new Error('short write');
-  }
-
-  /** Verifies then keeps: see verify() and persist(). */
-  async commit(digest: Digest): Promise<void> {
-    await this.verify(digest);
-    await this.persist(digest);
-  }
-
-  /** Checks the content written so far against `digest`; on a mismatch deletes it and throws DIGEST_INVALID. */
-  async verify(digest: Digest): Promise<void> {
-    const actual = this.hash.digest('hex');
-    if (actual !== digest.hex) {
-      await this.abort();
-      throw new RegistryError('DIGEST_INVALID', 'upstream content does not match its digest', {
-        detail: { expected: digest.text, actual: `${digest.algorithm}:${actual}` },
-      });
-    }
-  }
-
-  /** Renames verified content into place under its digest. */
-  async persist(digest: Digest): Promise<void> {
-    if (this.diskError !== undefined || !this.handle) throw new Error('not kept: the store could not be written', { cause: this.diskError });
-    // Data on disk before the name points at it: a crash never leaves a verified name on partial content.
-    await this.handle.datasync();
-    await this.handle.close();
-    this.closed = true;
-    const target = this.store.pathFor(digest);
-    await mkdir(path.dirname(target), { recursive: true });
-    await rename(this.tempPath, target);
-  }
-
-  async abort(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      await this.handle?.close().catch(() => undefined);
-    }
-    await rm(this.tempPath, { force: true });
-  }
+  streamThroughOnDiskError?: boolean;
 }
 
-function isNotFound(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException).code === 'ENOENT';
+/** Content on its way into the store: hashed as it is written, visible under its digest only after commit(). */
+export interface BlobWriter {
+  /**
+   * Opaque name of this write while it is in flight, for openInFlight(): other readers in this process,
+   * and on a store shared by replicas the other replicas (it travels through the fill lease's note).
+   */
+  readonly id: string;
+  /** Bytes written (hashed) so far. */
+  readonly written: number;
+  /** Why the content is no longer being kept (only hashed), if it is not. */
+  readonly storeError: unknown;
+  /** From now on a failure of the store drops what was written and keeps hashing instead of throwing. */
+  streamThroughOnDiskError(): this;
+  write(chunk: Buffer): Promise<void>;
+  /** Appends several chunks at once (one system call where the store can). */
+  writeMany(chunks: Buffer[]): Promise<void>;
+  /**
+   * Stops keeping this content: what was written goes, hashing goes on. For a fill of unannounced size
+   * that outgrew the room left under storage.maxSize (issue 9). Never while a write is under way.
+   */
+  stopKeeping(reason: Error): Promise<void>;
+  /** Checks the content against `digest`; on a mismatch drops it and throws DIGEST_INVALID. */
+  verify(digest: Digest): Promise<void>;
+  /** Makes verified content durable and visible under its digest. */
+  persist(digest: Digest): Promise<void>;
+  /** verify() then persist(). */
+  commit(digest: Digest): Promise<void>;
+  /** Drops the write; nothing of it stays visible. Idempotent, and harmless after a commit. */
+  abort(): Promise<void>;
+}
+
+/** Random access to content that may still be growing (a write in flight), or to a kept blob. */
+export interface InFlightReader {
+  /** Bytes readable now (all of them once the blob is kept). */
+  size(): Promise<number>;
+  /** Up to `length` bytes at `position`; fewer, or none, when they have not been written yet. */
+  read(position: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export interface BlobStore {
+  // Kept blobs.
+
+  /** Size of a kept blob; undefined when it is not kept. */
+  stat(digest: Digest): Promise<BlobStat | undefined>;
+  /**
+   * Streams a kept blob, whole or a byte range. A blob that is not kept fails the stream with an error
+   * for which isNotKept() is true.
+   */
+  open(digest: Digest, range?: ByteRange): Readable;
+  /** A kept blob's whole content (for small content: manifests); undefined when not kept. */
+  readAll(digest: Digest): Promise<Buffer | undefined>;
+  /** Keeps small content already in memory (a manifest), after checking it against its digest. */
+  put(digest: Digest, bytes: Buffer): Promise<void>;
+  /** Every kept blob with its size and last use. */
+  list(): AsyncIterable<KeptBlob>;
+  /** Removes a kept blob (eviction, or one found corrupt); no error if it is not kept. */
+  remove(digest: Digest): Promise<void>;
+  /** Records a use of a kept blob (eviction's LRU order); false when it is not kept. */
+  touch(digest: Digest, at?: Date): Promise<boolean>;
+  /** A kept blob's last recorded use (ms since epoch); undefined when it is not kept. */
+  accessedAt(digest: Digest): Promise<number | undefined>;
+  /** Count and bytes of the kept blobs (walks them: not for every request). */
+  usage(): Promise<StoreUsage>;
+
+  // Writes.
+
+  /** Starts a write for content hashed with `algorithm`. */
+  create(algorithm: DigestAlgorithm, options?: CreateOptions): Promise<BlobWriter>;
+  /** Writes in flight now, with their bytes so far. */
+  inFlight(): Promise<InFlightUsage>;
+  /**
+   * Follows content as it is written: the write `writeId` (a BlobWriter's id, this process's or another
+   * replica's) while it is in flight, else — once committed, or with no id — the kept blob. Undefined
+   * when there is neither, or the store cannot offer the write to this process (then the writer must be
+   * followed some other way).
+   */
+  openInFlight(digest: Digest, writeId?: string): Promise<InFlightReader | undefined>;
+  /** Removes what the write `writeId` left behind when its writer died (a replica taking over its fill). */
+  discardInFlight(writeId: string): Promise<void>;
+
+  // Services of the store as a whole.
+
+  /** Throws when the store cannot take a write now (/readyz); the error's `code`, if any, says why. */
+  probe(): Promise<void>;
+  /** A lock with a lease that every process using this store meets at (the sweeper's without Redis). */
+  lock(name: string, leaseMs: number): ExclusiveLock;
+  /** Where an embedded metadata log belongs (a local file), or undefined when this store has no such place. */
+  embeddedMetadataPath(): string | undefined;
+}
+
+const NOT_KEPT = 'ENOENT';
+
+/** The error a read of a blob that is not kept fails with. */
+export function notKept(digest: Digest): Error {
+  return Object.assign(new Error(`blob ${digest.text} is not kept`), { code: NOT_KEPT });
+}
+
+/** Whether `error` says the blob read is not kept (never was, or was removed since it was listed). */
+export function isNotKept(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === NOT_KEPT;
 }

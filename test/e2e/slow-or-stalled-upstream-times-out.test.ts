@@ -58,7 +58,7 @@ for (const [label, action] of [
     });
     assert.ok(ms < BOUND_MS, `failed after ${ms} ms`);
     assert.equal(await mirror.app.mirror.store.stat(digest), undefined);
-    await waitFor('temp files to go', async () => ((await mirror.app.mirror.store.tempFiles()).length === 0 ? true : undefined), { timeoutMs: 3_000 });
+    await waitFor('temp files to go', async () => ((await mirror.app.mirror.store.inFlight()).writes === 0 ? true : undefined), { timeoutMs: 3_000 });
   });
 }
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseDigest } from '../../src/reference.ts';
@@ -38,7 +37,7 @@ function sha256(bytes: Buffer): string {
 }
 
 async function tempFilesGone(): Promise<boolean> {
-  return waitFor('temp files to be removed', async () => ((await mirror.app.mirror.store.tempFiles()).length === 0 ? true : undefined), { timeoutMs: 3_000 });
+  return waitFor('temp files to be removed', async () => ((await mirror.app.mirror.store.inFlight()).writes === 0 ? true : undefined), { timeoutMs: 3_000 });
 }
 
 test('a cut halfway through a layer fails the transfer, keeps nothing, and the next pull fetches it whole', async () => {
@@ -58,7 +57,7 @@ test('a cut halfway through a layer fails the transfer, keeps nothing, and the n
   assert.ok(copied.ok, copied.output);
   assert.equal(copied.digest, image.digest);
   assert.equal(upstream.proxy.count({ method: 'GET', kind: 'blob', fault: 'cut' }), 1);
-  const kept = await readFile(mirror.app.mirror.store.pathFor(parseDigest(layer.digest) ?? assert.fail()));
+  const kept = (await mirror.app.mirror.store.readAll(parseDigest(layer.digest) ?? assert.fail())) ?? assert.fail('kept');
   assert.equal(kept.length, layer.size);
   assert.equal(sha256(kept), layer.digest, 'the kept layer is whole and verified');
 });
@@ -100,7 +99,7 @@ test('Range: bytes=N- resumes a download, both while the blob is being filled an
   assert.equal(fromDisk.status, 206);
   assert.equal(fromDisk.headers.get('content-range'), `bytes ${offset}-${layer.size - 1}/${layer.size}`);
   const tail = Buffer.from(await fromDisk.arrayBuffer());
-  const whole = await readFile(mirror.app.mirror.store.pathFor(digest));
+  const whole = (await mirror.app.mirror.store.readAll(digest)) ?? assert.fail('kept');
   assert.deepEqual(tail, whole.subarray(offset));
   assert.equal(upstream.proxy.count({ method: 'GET', kind: 'blob' }), 1, 'one upstream download for all three');
 });

@@ -42,7 +42,7 @@ test('a layer with a flipped byte is never kept and never delivered complete; th
   );
   assert.ok(received < layer.size, `got ${received} of ${layer.size} bytes: never a complete body`);
   assert.equal(await mirror.app.mirror.store.stat(digest), undefined);
-  await waitFor('temp files to go', async () => ((await mirror.app.mirror.store.tempFiles()).length === 0 ? true : undefined), { timeoutMs: 3_000 });
+  await waitFor('temp files to go', async () => ((await mirror.app.mirror.store.inFlight()).writes === 0 ? true : undefined), { timeoutMs: 3_000 });
 
   const copied = await skopeoCopy(`${new URL(mirror.url).host}/flip:v1`, path.join(workDir, 'ok'));
   assert.ok(copied.ok, copied.output);

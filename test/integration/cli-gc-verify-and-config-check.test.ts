@@ -6,17 +6,17 @@ import path from 'node:path';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { parseDigest, type Digest } from '../../src/reference.ts';
-import { BlobStore } from '../../src/storage/blob-store.ts';
+import { FilesystemBlobStore } from '../../src/storage/filesystem-blob-store.ts';
 import { runCli } from '../support/cli.ts';
 
 // gc, verify and config check as scripts use them: their reports and their exit statuses.
 
 let dir: string;
-let store: BlobStore;
+let store: FilesystemBlobStore;
 
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'pullthrough-cli-'));
-  store = await BlobStore.open(path.join(dir, 'store'));
+  store = await FilesystemBlobStore.open(path.join(dir, 'store'));
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });

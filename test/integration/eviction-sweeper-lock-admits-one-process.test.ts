@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
-import { FileSweepLock, LeasedSweepLock } from '../../src/eviction/sweep-lock.ts';
+import { LeasedSweepLock, SWEEP_LEASE_MS } from '../../src/eviction/sweep-lock.ts';
+import { FileLock } from '../../src/storage/file-lock.ts';
 import { openReplicaLocks } from '../../src/replicas/replica-locks.ts';
 
 // Replicas sharing a store (and a `pullthrough gc` beside a server) sweep one at a time.
@@ -21,11 +22,16 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The filesystem store's sweeper lock (what FilesystemBlobStore.lock('eviction') hands out). */
+function fileLock(leaseMs = SWEEP_LEASE_MS): FileLock {
+  return new FileLock(path.join(dir, 'eviction.lock'), leaseMs);
+}
+
 test('with Redis: a second sweeper is refused while the first holds the lease, admitted after release', async () => {
   const name = `test:sweeper:${randomUUID()}`;
   const [firstLocks, secondLocks] = [openReplicaLocks({ redis: REDIS_URL }, log), openReplicaLocks({ redis: REDIS_URL }, log)];
-  const first = new LeasedSweepLock(firstLocks, new FileSweepLock(dir), log, { name });
-  const second = new LeasedSweepLock(secondLocks, new FileSweepLock(dir), log, { name });
+  const first = new LeasedSweepLock(firstLocks, fileLock(), log, { name });
+  const second = new LeasedSweepLock(secondLocks, fileLock(), log, { name });
   try {
     const lease = await first.tryAcquire();
     assert.ok(lease);
@@ -43,8 +49,8 @@ test('with Redis: a second sweeper is refused while the first holds the lease, a
 test('with Redis: a sweeper that died frees the lock when its lease runs out', async () => {
   const name = `test:sweeper:${randomUUID()}`;
   const [deadLocks, otherLocks] = [openReplicaLocks({ redis: REDIS_URL }, log), openReplicaLocks({ redis: REDIS_URL }, log)];
-  const dead = new LeasedSweepLock(deadLocks, new FileSweepLock(dir), log, { name, leaseMs: 300 });
-  const other = new LeasedSweepLock(otherLocks, new FileSweepLock(dir), log, { name, leaseMs: 300 });
+  const dead = new LeasedSweepLock(deadLocks, fileLock(), log, { name, leaseMs: 300 });
+  const other = new LeasedSweepLock(otherLocks, fileLock(), log, { name, leaseMs: 300 });
   try {
     assert.ok(await dead.tryAcquire());
     await deadLocks.close(); // no more renewals: as if the process died
@@ -59,8 +65,8 @@ test('with Redis: a sweeper that died frees the lock when its lease runs out', a
 });
 
 test('without Redis: the lock file admits one sweeper, and is taken over once its lease is stale', async () => {
-  const first = new FileSweepLock(dir, 60_000);
-  const second = new FileSweepLock(dir, 60_000);
+  const first = fileLock(60_000);
+  const second = fileLock(60_000);
   const lease = await first.tryAcquire();
   assert.ok(lease);
   assert.equal(await second.tryAcquire(), undefined);

@@ -27,5 +27,5 @@ test('an upstream that stalls mid-body is cut by the idle time-out: the client g
     upstream.trickle = undefined;
   }
   assert.ok(Date.now() - started < 3_000, `gave up after ${Date.now() - started} ms`);
-  assert.deepEqual(await mirror.app.mirror.store.tempFiles(), []);
+  assert.deepEqual(await mirror.app.mirror.store.inFlight(), { writes: 0, bytes: 0 });
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
 import { BlobFills } from '../../src/storage/blob-fill.ts';
-import { BlobStore } from '../../src/storage/blob-store.ts';
+import { FilesystemBlobStore } from '../../src/storage/filesystem-blob-store.ts';
 
 // Issue 9: a transfer longer than its announced Content-Length is cut as soon as it passes it — not
 // read to its end and judged afterwards (an upstream answer can be endless) — and nothing is kept.
@@ -18,7 +18,7 @@ const ANNOUNCED = 4 * CHUNK;
 test('a body longer than announced is cut right after the announced length, and nothing is kept', async (t) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'pullthrough-longer-'));
   t.after(() => rm(root, { recursive: true, force: true }));
-  const store = await BlobStore.open(root);
+  const store = await FilesystemBlobStore.open(root);
   const fills = new BlobFills(store, pino({ level: 'silent' }));
   const content = Buffer.alloc(ANNOUNCED, 0x64);
   const hex = createHash('sha256').update(content).digest('hex');
@@ -41,7 +41,7 @@ test('a body longer than announced is cut right after the announced length, and 
 test('a body shorter than announced fails the fill and keeps nothing', async (t) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'pullthrough-shorter-'));
   t.after(() => rm(root, { recursive: true, force: true }));
-  const store = await BlobStore.open(root);
+  const store = await FilesystemBlobStore.open(root);
   const fills = new BlobFills(store, pino({ level: 'silent' }));
   const content = Buffer.alloc(CHUNK, 0x65);
   const hex = createHash('sha256').update(content).digest('hex');

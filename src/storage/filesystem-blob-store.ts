@@ -1,0 +1,307 @@
+// The blob store on a filesystem — the only code that knows this layout (issue 10):
+//
+//   <root>/blobs/<algorithm>/<first two hex>/<hex>   kept blobs, shared by every upstream and repository
+//   <root>/tmp/<uuid>                                 writes in flight (same filesystem: commit is a rename)
+//   <root>/eviction.lock                              the sweeper's lock file (lock('eviction'))
+//   <root>/metadata.log                               the embedded metadata log, when there is no Redis
+//
+// Writers go to tmp/, hash while writing, and are renamed into place only when the digest matches, so a
+// blob path only ever holds verified content. A blob's last use is its file's mtime (see touch()).
+// Replicas sharing the directory follow each other's fills by reading the leader's temp file, named by
+// the writer's id (a UUID) that the fill lease publishes: the file grows as the upstream sends, and a
+// reader holding it open keeps reading the same inode after the rename into place.
+
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import type { ExclusiveLock } from '../leases/lease.ts';
+import type { Digest, DigestAlgorithm } from '../reference.ts';
+import type { BlobStat, BlobStore, BlobWriter, ByteRange, CreateOptions, InFlightReader, InFlightUsage, KeptBlob, StoreUsage } from './blob-store.ts';
+import { FileLock } from './file-lock.ts';
+import { HashingWriter } from './hashing-writer.ts';
+
+const READ_CHUNK_BYTES = 1024 * 1024;
+/** Temp files are named by randomUUID(). */
+const TEMP_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A shared temp file this old belongs to a replica that died mid-fill. */
+const STALE_SHARED_TEMP_MS = 10 * 60_000;
+const LOCK_NAME = /^[a-z0-9-]+$/;
+
+export class FilesystemBlobStore implements BlobStore {
+  private readonly root: string;
+  private readonly blobsDir: string;
+  private readonly tmpDir: string;
+
+  private constructor(root: string) {
+    this.root = root;
+    this.blobsDir = path.join(root, 'blobs');
+    this.tmpDir = path.join(root, 'tmp');
+  }
+
+  /**
+   * Creates the layout and removes temp files left by a process that died mid-fill. A store shared with
+   * other replicas keeps recent temp files: they may be fills other replicas are writing right now.
+   */
+  static async open(root: string, options: { sharedWithReplicas?: boolean } = {}): Promise<FilesystemBlobStore> {
+    const store = new FilesystemBlobStore(root);
+    await mkdir(store.blobsDir, { recursive: true });
+    if (options.sharedWithReplicas) {
+      await mkdir(store.tmpDir, { recursive: true });
+      await store.removeTempFilesOlderThan(STALE_SHARED_TEMP_MS);
+    } else {
+      await rm(store.tmpDir, { recursive: true, force: true });
+      await mkdir(store.tmpDir, { recursive: true });
+    }
+    return store;
+  }
+
+  /**
+   * The store of a running mirror, opened by another process (the CLI's gc and verify): unlike open(), it
+   * leaves tmp/ alone, since the fills of the running server are writing there.
+   */
+  static async attach(root: string): Promise<FilesystemBlobStore> {
+    const store = new FilesystemBlobStore(root);
+    await mkdir(store.blobsDir, { recursive: true });
+    return store;
+  }
+
+  /** Where a kept blob's file is; for tests that corrupt or inspect files on disk. */
+  pathFor(digest: Digest): string {
+    return path.join(this.blobsDir, digest.algorithm, digest.hex.slice(0, 2), digest.hex);
+  }
+
+  async stat(digest: Digest): Promise<BlobStat | undefined> {
+    const info = await ifKept(stat(this.pathFor(digest)));
+    return info && { size: info.size };
+  }
+
+  open(digest: Digest, range?: ByteRange): Readable {
+    // Large reads: a quarter of the syscalls and stream hops of the 64 KiB default (bench: warm large blob).
+    return createReadStream(this.pathFor(digest), { highWaterMark: READ_CHUNK_BYTES, ...(range && { start: range.start, end: range.end }) });
+  }
+
+  async readAll(digest: Digest): Promise<Buffer | undefined> {
+    return ifKept(readFile(this.pathFor(digest)));
+  }
+
+  async put(digest: Digest, bytes: Buffer): Promise<void> {
+    const writer = await this.create(digest.algorithm);
+    try {
+      await writer.write(bytes);
+      await writer.commit(digest);
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+  }
+
+  async *list(): AsyncGenerator<KeptBlob> {
+    for (const algorithm of await listNames(this.blobsDir)) {
+      if (algorithm !== 'sha256' && algorithm !== 'sha512') continue;
+      for (const prefix of await listNames(path.join(this.blobsDir, algorithm))) {
+        const dir = path.join(this.blobsDir, algorithm, prefix);
+        for (const hex of await listNames(dir)) {
+          // Only content-addressed names: a stray file (an editor's backup, .DS_Store) is not a blob.
+          if (hex.length !== (algorithm === 'sha256' ? 64 : 128) || !/^[0-9a-f]+$/.test(hex)) continue;
+          // Removed between listing and stat (evicted by another process): not kept any more.
+          const info = await ifKept(stat(path.join(dir, hex)));
+          if (!info?.isFile()) continue;
+          yield { digest: { algorithm, hex, text: `${algorithm}:${hex}` }, size: info.size, accessedAt: info.mtimeMs };
+        }
+      }
+    }
+  }
+
+  async remove(digest: Digest): Promise<void> {
+    await rm(this.pathFor(digest), { force: true });
+  }
+
+  /**
+   * The last use is the file's mtime, set here with utimes(). Why the file and not the metadata store: it
+   * survives restarts with nothing else to persist; every replica sharing the volume sees every other's
+   * accesses without coordination; it is exactly as durable as the blob (losing Redis loses no access
+   * history, and an evicted blob takes its record with it); and listing stats every file anyway for its
+   * size, so the time comes for free. Why mtime and not atime: atime depends on mount options (noatime,
+   * relatime), mtime changes only when we say so — kept blobs are immutable, and a commit is a rename,
+   * which keeps the temp file's mtime (the moment it was written).
+   */
+  async touch(digest: Digest, at: Date = new Date()): Promise<boolean> {
+    return (await ifKept(utimes(this.pathFor(digest), at, at).then(() => true))) ?? false;
+  }
+
+  async accessedAt(digest: Digest): Promise<number | undefined> {
+    return (await ifKept(stat(this.pathFor(digest))))?.mtimeMs;
+  }
+
+  async usage(): Promise<StoreUsage> {
+    let bytes = 0;
+    let blobs = 0;
+    for await (const blob of this.list()) {
+      bytes += blob.size;
+      blobs += 1;
+    }
+    return { blobs, bytes };
+  }
+
+  async create(algorithm: DigestAlgorithm, options: CreateOptions = {}): Promise<BlobWriter> {
+    const id = randomUUID();
+    const tempPath = path.join(this.tmpDir, id);
+    try {
+      const handle = await open(tempPath, 'wx');
+      return new FileWriter(algorithm, id, tempPath, (digest) => this.pathFor(digest), handle);
+    } catch (error) {
+      if (!options.streamThroughOnDiskError) throw error;
+      return new FileWriter(algorithm, id, tempPath, (digest) => this.pathFor(digest), undefined, error);
+    }
+  }
+
+  /** Counts tmp/: fills in flight, this process's and other replicas', take disk space too. */
+  async inFlight(): Promise<InFlightUsage> {
+    let bytes = 0;
+    const names = await listNames(this.tmpDir);
+    for (const name of names) {
+      // Committed or aborted meanwhile: counts as nothing.
+      bytes += (await stat(path.join(this.tmpDir, name)).catch(() => undefined))?.size ?? 0;
+    }
+    return { writes: names.length, bytes };
+  }
+
+  async openInFlight(digest: Digest, writeId?: string): Promise<InFlightReader | undefined> {
+    const tempPath = writeId === undefined ? undefined : this.tempPathFor(writeId);
+    // A reader holding the temp file keeps it readable after the rename (same inode)...
+    const handle =
+      (tempPath === undefined ? undefined : await ifKept(open(tempPath, 'r'))) ??
+      // ...and one that comes after the rename reads the kept blob: the same bytes.
+      (await ifKept(open(this.pathFor(digest), 'r')));
+    return handle && fileReader(handle);
+  }
+
+  async discardInFlight(writeId: string): Promise<void> {
+    const tempPath = this.tempPathFor(writeId);
+    // Readers that have it open keep their copy; nobody else needs it.
+    if (tempPath) await rm(tempPath, { force: true });
+  }
+
+  async probe(): Promise<void> {
+    // In tmp/, which start-up empties, so a probe interrupted by a crash leaves nothing behind for long.
+    const probe = path.join(this.tmpDir, `readyz-${randomUUID()}`);
+    try {
+      await writeFile(probe, 'ok');
+    } finally {
+      await rm(probe, { force: true }).catch(() => undefined);
+    }
+  }
+
+  lock(name: string, leaseMs: number): ExclusiveLock {
+    if (!LOCK_NAME.test(name)) throw new Error(`not a lock name: ${name}`);
+    return new FileLock(path.join(this.root, `${name}.lock`), leaseMs);
+  }
+
+  embeddedMetadataPath(): string {
+    return path.join(this.root, 'metadata.log');
+  }
+
+  /** The temp file of the write `id`; undefined if that is not such a name. */
+  private tempPathFor(id: string): string | undefined {
+    // Ids come from other replicas through Redis: only our own UUID names are accepted, never a path.
+    return TEMP_NAME.test(id) ? path.join(this.tmpDir, id) : undefined;
+  }
+
+  /** Removes temp files untouched for `ageMs` (a live fill writes to its file continuously). */
+  private async removeTempFilesOlderThan(ageMs: number): Promise<void> {
+    const cutoff = Date.now() - ageMs;
+    for (const name of await readdir(this.tmpDir)) {
+      const file = path.join(this.tmpDir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff) await rm(file, { force: true });
+    }
+  }
+}
+
+/** A write into tmp/, renamed into place under its digest once verified. */
+class FileWriter extends HashingWriter {
+  private readonly tempPath: string;
+  private readonly target: (digest: Digest) => string;
+  private handle: FileHandle | undefined;
+
+  constructor(
+    algorithm: DigestAlgorithm,
+    id: string,
+    tempPath: string,
+    target: (digest: Digest) => string,
+    handle: FileHandle | undefined,
+    storeError?: unknown,
+  ) {
+    super(algorithm, { id, storeError });
+    this.tempPath = tempPath;
+    this.target = target;
+    this.handle = handle;
+  }
+
+  protected async append(chunks: Buffer[], offset: number, total: number): Promise<void> {
+    const handle = this.handle as FileHandle;
+    const { bytesWritten } = await handle.writev(chunks, offset);
+    // A short writev (rare on regular files) is finished chunk by chunk from where it stopped.
+    let done = bytesWritten;
+    let skipped = 0;
+    for (const chunk of chunks) {
+      const chunkEnd = skipped + chunk.length;
+      if (done < chunkEnd) {
+        let at = done - skipped;
+        while (at < chunk.length) {
+          const { bytesWritten: n } = await handle.write(chunk, at, chunk.length - at, offset + skipped + at);
+          at += n;
+        }
+        done = chunkEnd;
+      }
+      skipped = chunkEnd;
+    }
+    if (done !== total) throw new Error('short write');
+  }
+
+  protected async keep(digest: Digest): Promise<void> {
+    const handle = this.handle as FileHandle;
+    // Data on disk before the name points at it: a crash never leaves a verified name on partial content.
+    await handle.datasync();
+    this.handle = undefined;
+    await handle.close();
+    const target = this.target(digest);
+    await mkdir(path.dirname(target), { recursive: true });
+    await rename(this.tempPath, target);
+  }
+
+  protected async discard(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close().catch(() => undefined);
+    await rm(this.tempPath, { force: true });
+  }
+}
+
+function fileReader(handle: FileHandle): InFlightReader {
+  return {
+    size: async () => (await handle.stat()).size,
+    read: async (position, length) => {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, position);
+      return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+    },
+    close: () => handle.close(),
+  };
+}
+
+async function listNames(dir: string): Promise<string[]> {
+  return (await ifKept(readdir(dir))) ?? [];
+}
+
+/** The operation's result, or undefined when the file is not there (ENOENT). */
+async function ifKept<T>(operation: Promise<T>): Promise<T | undefined> {
+  try {
+    return await operation;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
