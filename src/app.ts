@@ -10,6 +10,7 @@ import { type Config, ConfigError } from './config.ts';
 import { clientAuth } from './auth/client-auth.ts';
 import { RegistryError } from './errors.ts';
 import { mirrorServices } from './plugins/mirror-services.ts';
+import type { BlobStore } from './storage/blob-store.ts';
 import { ListingDispatcher } from './upstream/listing-dispatcher.ts';
 import { requestMetrics } from './observability/request-metrics.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -22,6 +23,8 @@ import './routes/request-context.ts';
 export interface AppDeps {
   /** Metadata store to use instead of the configured one. */
   keyv?: Keyv;
+  /** Blob store to use instead of the configured one: e.g. a MemoryBlobStore in tests. */
+  store?: BlobStore;
   /** Logger options or instance; defaults to pino at the configured level. */
   logger?: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance'];
 }
@@ -110,7 +113,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     );
   });
 
-  await app.register(mirrorServices, { config, ...(deps.keyv && { keyv: deps.keyv }) });
+  await app.register(mirrorServices, { config, ...(deps.keyv && { keyv: deps.keyv }), ...(deps.store && { store: deps.store }) });
   // Listings go through each upstream client's own pool: its CA, address policy and time-outs (issue 9).
   await app.register(replyFrom, { undici: new ListingDispatcher(app.mirror.clients.values()) });
   await app.register(requestMetrics);
