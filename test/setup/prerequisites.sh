@@ -11,9 +11,12 @@ set -euo pipefail
 # htpasswd (apache2-utils) for client-auth files; docker-compose to validate the compose files; chromium for
 # the status-page test; dash, python3 and jq that the setup scripts are run with; wrk and curl for the
 # benchmark; iproute2 and ca-certificates that the client daemons expect; debootstrap for the Debian
-# rootfs the container-image test builds its Node base on (no Docker Hub here).
+# rootfs the container-image test builds its Node base on (no Docker Hub here); ceph-mon, ceph-osd,
+# ceph-common and radosgw for the throwaway Ceph RADOS Gateway the S3 store is tested against
+# (test/support/ceph-rgw.ts, issue 10; about 70 s and 266 MB to install).
 PACKAGES=(
   docker-registry skopeo podman containerd docker.io debootstrap
+  ceph-mon ceph-osd ceph-common radosgw
   redis-server redis-tools
   openssl apache2-utils ca-certificates iproute2
   docker-compose chromium
