@@ -20,7 +20,7 @@ import type { ExclusiveLock } from '../leases/lease.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
 import type { BlobStat, BlobStore, BlobWriter, ByteRange, CreateOptions, InFlightReader, InFlightUsage, KeptBlob, StoreUsage } from './blob-store.ts';
 import { FileLock } from './file-lock.ts';
-import { HashingWriter } from './hashing-writer.ts';
+import { HashingWriter, putVerified } from './hashing-writer.ts';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 /** Temp files are named by randomUUID(). */
@@ -87,14 +87,7 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async put(digest: Digest, bytes: Buffer): Promise<void> {
-    const writer = await this.create(digest.algorithm);
-    try {
-      await writer.write(bytes);
-      await writer.commit(digest);
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
+    await putVerified(this, digest, bytes);
   }
 
   async *list(): AsyncGenerator<KeptBlob> {

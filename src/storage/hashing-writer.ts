@@ -7,7 +7,7 @@
 import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
-import type { BlobWriter } from './blob-store.ts';
+import type { BlobStore, BlobWriter } from './blob-store.ts';
 
 export abstract class HashingWriter implements BlobWriter {
   readonly id: string;
@@ -94,6 +94,18 @@ export abstract class HashingWriter implements BlobWriter {
     if (this.discarded) return;
     this.discarded = true;
     await this.discard();
+  }
+}
+
+/** BlobStore.put() for any store: small content in memory, written, checked and kept, or nothing kept. */
+export async function putVerified(store: Pick<BlobStore, 'create'>, digest: Digest, bytes: Buffer): Promise<void> {
+  const writer = await store.create(digest.algorithm);
+  try {
+    await writer.write(bytes);
+    await writer.commit(digest);
+  } catch (error) {
+    await writer.abort();
+    throw error;
   }
 }
 

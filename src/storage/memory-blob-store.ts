@@ -17,7 +17,7 @@ import {
   notKept,
   type StoreUsage,
 } from './blob-store.ts';
-import { HashingWriter } from './hashing-writer.ts';
+import { HashingWriter, putVerified } from './hashing-writer.ts';
 
 const READ_CHUNK_BYTES = 256 * 1024;
 
@@ -82,14 +82,7 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async put(digest: Digest, bytes: Buffer): Promise<void> {
-    const writer = await this.create(digest.algorithm);
-    try {
-      await writer.write(bytes);
-      await writer.commit(digest);
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
+    await putVerified(this, digest, bytes);
   }
 
   async *list(): AsyncGenerator<KeptBlob> {
