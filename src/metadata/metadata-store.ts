@@ -26,6 +26,14 @@ export interface ManifestRecord {
   mediaType: string;
 }
 
+/**
+ * The upstream's last answer to a referrers listing (issue 13): a verified OCI image index (its exact
+ * bytes, base64) or `unsupported` (it answered 404: no referrers API, clients use the tag schema).
+ */
+export type ReferrersRecord =
+  | { kind: 'index'; body: string; etag?: string; filtersApplied: boolean; checkedAt: number }
+  | { kind: 'unsupported'; checkedAt: number };
+
 export interface MetadataStoreOptions {
   /** Tag records not rewritten for this long expire (ms); absent = never (tests, CLI tools). */
   tagRecordTtl?: number;
@@ -64,6 +72,16 @@ export class MetadataStore {
 
   async deleteTag(upstream: string, repository: string, tag: string): Promise<void> {
     await this.bounded('delete tag', this.keyv.delete(tagKey(upstream, repository, tag)));
+  }
+
+  /** The referrers answer for (upstream, repository, subject, artifactType filter or none). */
+  getReferrers(upstream: string, repository: string, subject: string, artifactType: string | undefined): Promise<ReferrersRecord | undefined> {
+    return this.bounded('get referrers', this.keyv.get<ReferrersRecord>(referrersKey(upstream, repository, subject, artifactType)));
+  }
+
+  /** Expires like a tag record (metadata.tagRecordTtl): each revalidation rewrites it. */
+  async setReferrers(upstream: string, repository: string, subject: string, artifactType: string | undefined, record: ReferrersRecord): Promise<void> {
+    await this.bounded('set referrers', this.keyv.set(referrersKey(upstream, repository, subject, artifactType), record, this.tagRecordTtl));
   }
 
   /** How `upstream` served `digest` when it was fetched (or confirmed) from there as a manifest. */
@@ -163,6 +181,11 @@ export class MetadataStore {
 
 function tagKey(upstream: string, repository: string, tag: string): string {
   return `tag:${upstream}:${repository}:${tag}`;
+}
+
+/** The filter goes last and is JSON-quoted, so no artifactType can make two keys meet. */
+function referrersKey(upstream: string, repository: string, subject: string, artifactType: string | undefined): string {
+  return `referrers:${upstream}:${repository}:${subject}:${artifactType === undefined ? '-' : JSON.stringify(artifactType)}`;
 }
 
 function manifestKey(upstream: string, digest: string): string {

@@ -93,6 +93,9 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       metrics,
       // The status page and /metrics show the size right after a sweep, not minutes later.
       onSwept: () => void cacheSize.refresh(),
+      // A removed digest's manifest records and origins go with it (issue 9: metadata must not grow for ever,
+      // and a record must not outlive the content it describes).
+      onEvicted: (digest) => metadata.forgetDigest(digest.text),
     });
     eviction.start();
     // Blobs over limits.maxBlobSize are refused; each fill asks eviction for room first (issue 9).

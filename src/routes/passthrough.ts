@@ -1,5 +1,6 @@
-// tags/list and referrers are listings that change all the time and are cheap for upstreams, so they are
-// passed through with @fastify/reply-from, authenticated as the mirror, never cached.
+// tags/list is a listing that changes all the time and is cheap for upstreams, so it is passed through
+// with @fastify/reply-from, authenticated as the mirror, never cached. (Referrers used to be passed
+// through here too; since issue 13 they are cached like a tag: src/cache/referrers-cache.ts.)
 // Passed through does not mean verbatim (issue 9): the answer carries only the headers the API defines
 // (the type is the one the API specifies, never the upstream's: no text/html), a pagination Link only when
 // it points at the upstream's own listing (rewritten to the client's path), no redirect, and at most
@@ -16,26 +17,24 @@ import { USER_AGENT, type RegistryClient } from '../upstream/registry-client.ts'
 import { upstreamError } from '../upstream/upstream-errors.ts';
 
 /** Query parameters each listing accepts (OCI distribution-spec): nothing else is forwarded. */
-const FORWARDED_QUERY = { tags: ['n', 'last'], referrers: ['artifactType'] } as const;
+const FORWARDED_QUERY = { tags: ['n', 'last'] } as const;
 
 /** The type each listing has by the spec; the upstream's own Content-Type is never passed on. */
-const LISTING_TYPE = { tags: 'application/json', referrers: 'application/vnd.oci.image.index.v1+json' } as const;
+const LISTING_TYPE = { tags: 'application/json' } as const;
 
 /** A listing larger than this is not one (Docker Hub's largest tag lists are a few hundred KiB). */
 export const MAX_LISTING_BYTES = 4 * 1024 * 1024;
 
 /** Headers the passthrough may set from the upstream's answer; anything else is dropped. */
-const FROM_UPSTREAM = ['content-length', 'docker-content-digest', 'link', 'oci-filters-applied'] as const;
+const FROM_UPSTREAM = ['content-length', 'docker-content-digest', 'link'] as const;
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
-/** `OCI-Filters-Applied: artifactType` (a list of filter names). */
-const FILTERS = /^[A-Za-z]+(?:\s*,\s*[A-Za-z]+)*$/;
 const NEXT_LINK = /^\s*<([^<>\s]+)>\s*;\s*rel="?next"?\s*$/i;
 
 export async function passThrough(
   request: FastifyRequest,
   reply: FastifyReply,
-  options: { client: RegistryClient; target: RouteTarget; kind: 'tags' | 'referrers'; upstreamPath: string; clientPath: string },
+  options: { client: RegistryClient; target: RouteTarget; kind: 'tags'; upstreamPath: string; clientPath: string },
 ): Promise<FastifyReply> {
   const { client, target, kind, upstreamPath, clientPath } = options;
   const authorization = await client.authorizationHeader(target.repository);
@@ -47,8 +46,8 @@ export async function passThrough(
   }
   const search = query.size > 0 ? `?${query.toString()}` : '';
   const upstreamUrl = new URL(target.upstream.url);
-  const upstreamBase = `${upstreamUrl.pathname.replace(/\/$/, '')}${upstreamPath.replace(/\/(tags\/list|referrers\/[^/]+)$/, '')}`;
-  const clientBase = clientPath.replace(/\/(tags\/list|referrers\/[^/]+)$/, '');
+  const upstreamBase = `${upstreamUrl.pathname.replace(/\/$/, '')}${upstreamPath.replace(/\/tags\/list$/, '')}`;
+  const clientBase = clientPath.replace(/\/tags\/list$/, '');
   /** The upstream's answer headers, for the error an unusable answer turns into (e.g. 429's Retry-After). */
   let upstreamHeaders: Record<string, string | string[] | undefined> = {};
 
@@ -67,8 +66,6 @@ export async function passThrough(
       if (length !== undefined && /^\d{1,10}$/.test(length) && Number(length) <= MAX_LISTING_BYTES) kept['content-length'] = length;
       const digest = firstHeader(headers['docker-content-digest']);
       if (digest !== undefined && DIGEST.test(digest)) kept['docker-content-digest'] = digest;
-      const filters = firstHeader(headers['oci-filters-applied']);
-      if (kind === 'referrers' && filters !== undefined && FILTERS.test(filters)) kept['oci-filters-applied'] = filters;
       const link = clientLink(firstHeader(headers.link), upstreamUrl.origin, upstreamBase, clientBase);
       if (link !== undefined) kept.link = link;
       return kept;

@@ -9,6 +9,7 @@ import type { Digest, ManifestReference } from '../reference.ts';
 import { assertRepositoryAllowed } from '../repository-rules.ts';
 import { parseRegistryPath, type RouteTarget } from '../routing.ts';
 import { passThrough } from './passthrough.ts';
+import { serveReferrers } from './referrers-route.ts';
 import './request-context.ts';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
@@ -61,15 +62,17 @@ async function handle(app: FastifyInstance, request: FastifyRequest, reply: Fast
     case 'blob':
       request.registry.reference = endpoint.digest.text;
       return serveBlob(app, request, reply, target, endpoint.digest);
-    case 'tags':
-    case 'referrers': {
+    case 'referrers':
+      // Cached like a tag (issue 13): src/cache/referrers-cache.ts.
+      request.registry.reference = endpoint.digest.text;
+      return serveReferrers(app, request, reply, target, endpoint.digest);
+    case 'tags': {
       request.registry.cache = 'passthrough';
-      const tail = endpoint.kind === 'tags' ? 'tags/list' : `referrers/${endpoint.digest.text}`;
       return passThrough(request, reply, {
         client: clientFor(target.upstream.name),
         target,
-        kind: endpoint.kind,
-        upstreamPath: `/v2/${target.repository}/${tail}`,
+        kind: 'tags',
+        upstreamPath: `/v2/${target.repository}/tags/list`,
         clientPath: pathname,
       });
     }

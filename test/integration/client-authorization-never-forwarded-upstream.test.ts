@@ -49,7 +49,7 @@ async function readEverything(prefix: string, image: { digest: string; config: s
 test('an anonymous upstream gets no Authorization header at all, whatever the client sends the mirror', async () => {
   const image = anonymous.addImage('library/app', 'v1');
   await readEverything('/open', image);
-  assert.ok(anonymous.count({ kind: 'tags' }) >= 4 && anonymous.count({ kind: 'referrers' }) >= 4, 'listings went upstream');
+  assert.ok(anonymous.count({ kind: 'tags' }) >= 4 && anonymous.count({ kind: 'referrers' }) >= 1, 'listings went upstream (referrers are cached)');
   assert.ok(anonymous.count({ kind: 'blob' }) >= 2 && anonymous.count({ kind: 'manifest' }) >= 1);
   for (const request of anonymous.requests) assert.equal(request.authorization, undefined, `${request.method} ${request.path}`);
 });
@@ -57,7 +57,7 @@ test('an anonymous upstream gets no Authorization header at all, whatever the cl
 test('a token upstream only ever sees the mirror\'s own token, never the client\'s credentials', async () => {
   const image = tokened.addImage('library/app', 'v1');
   await readEverything('/hub', image);
-  assert.ok(tokened.count({ kind: 'tags' }) >= 4 && tokened.count({ kind: 'referrers' }) >= 4, 'listings went upstream');
+  assert.ok(tokened.count({ kind: 'tags' }) >= 4 && tokened.count({ kind: 'referrers' }) >= 1, 'listings went upstream (referrers are cached)');
   for (const request of tokened.requests) {
     assert.ok(!request.authorization?.includes(CLIENT_SECRET), `${request.method} ${request.path}`);
     assert.ok(!request.authorization?.includes(Buffer.from(`user:${CLIENT_SECRET}`).toString('base64')), `${request.method} ${request.path}`);

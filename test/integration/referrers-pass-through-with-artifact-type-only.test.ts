@@ -23,6 +23,9 @@ after(async () => {
   await upstream.stop();
 });
 
+// Since issue 13 referrers are cached (referrers-cached-like-a-tag.test.ts); what is asked upstream is still
+// only the listing with its one parameter, with the mirror's own token.
+
 test('referrers pass through with artifactType forwarded, ?ns= and other parameters dropped', async () => {
   const query = `ns=docker.io&artifactType=${encodeURIComponent(SIGNATURE)}&n=5&last=x`;
   const response = await fetch(`${mirror.url}/v2/library/signed/referrers/${subject}?${query}`);
@@ -39,20 +42,4 @@ test('referrers pass through with artifactType forwarded, ?ns= and other paramet
   assert.deepEqual([...forwarded.searchParams.keys()], ['artifactType']);
   assert.equal(forwarded.searchParams.get('artifactType'), SIGNATURE);
   assert.match(listings[0]?.authorization ?? '', /^Bearer t-/);
-});
-
-test('referrers are not cached: a second listing goes upstream again and sees new referrers', async () => {
-  upstream.resetCounts();
-  const prefixed = `${mirror.url}/hub/v2/signed/referrers/${subject}`;
-  const before = (await (await fetch(prefixed)).json()) as { manifests: unknown[] };
-  assert.equal(before.manifests.length, 2);
-  upstream.addReferrer('library/signed', subject, {
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    digest: `sha256:${'3'.repeat(64)}`,
-    size: 30,
-    artifactType: SBOM,
-  });
-  const after = (await (await fetch(prefixed)).json()) as { manifests: unknown[] };
-  assert.equal(after.manifests.length, 3);
-  assert.equal(upstream.count({ kind: 'referrers' }), 2);
 });

@@ -28,6 +28,12 @@ export interface MemoryRegistryOptions {
   basicAuth?: { username: string; password: string };
   /** Honour `n` and `last` on tags/list and send a `Link: <...>; rel="next"` header, as distribution does. */
   paginateTags?: boolean;
+  /**
+   * The referrers API as registries differ (OCI distribution-spec 1.1): `etag` sends an ETag and answers
+   * If-None-Match with 304; `filter: false` ignores artifactType (the spec allows it); `supported: false`
+   * answers 404 for every subject, as registries without the API (distribution 2.8) do.
+   */
+  referrersApi?: { etag?: boolean; filter?: boolean; supported?: boolean };
 }
 
 /** A descriptor in a referrers answer (OCI image index). */
@@ -199,7 +205,7 @@ export class MemoryRegistry {
       return;
     }
     const referrersMatch = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(url.pathname);
-    if (referrersMatch) return this.sendReferrers(res, url, referrersMatch[1] as string, referrersMatch[2] as string);
+    if (referrersMatch) return this.sendReferrers(req, res, url, referrersMatch[1] as string, referrersMatch[2] as string);
     if (!match) return this.notFound(res, 'NAME_UNKNOWN');
     const [, repository, what, reference] = match as unknown as [string, string, string, string];
     if (!this.tags.has(repository)) {
@@ -250,14 +256,21 @@ export class MemoryRegistry {
   }
 
   /** The OCI referrers API: an image index of the manifests that name `subject`, filtered by artifactType. */
-  private sendReferrers(res: http.ServerResponse, url: URL, repository: string, subject: string): void {
-    if (!this.tags.has(repository)) return this.notFound(res, 'NAME_UNKNOWN');
-    const artifactType = url.searchParams.get('artifactType');
+  private sendReferrers(req: http.IncomingMessage, res: http.ServerResponse, url: URL, repository: string, subject: string): void {
+    const api = this.options.referrersApi ?? {};
+    if (!this.tags.has(repository) || api.supported === false) return this.notFound(res, 'NAME_UNKNOWN');
+    const filter = api.filter !== false ? url.searchParams.get('artifactType') : null;
     const all = this.referrers.get(repository)?.get(subject) ?? [];
-    const manifests = artifactType === null ? all : all.filter((d) => d.artifactType === artifactType);
+    const manifests = filter === null ? all : all.filter((d) => d.artifactType === filter);
     const headers: Record<string, string> = { 'content-type': 'application/vnd.oci.image.index.v1+json' };
-    if (artifactType !== null) headers['oci-filters-applied'] = 'artifactType';
-    res.writeHead(200, headers).end(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+    if (filter !== null) headers['oci-filters-applied'] = 'artifactType';
+    const body = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests });
+    if (api.etag) {
+      const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+      headers.etag = etag;
+      if (req.headers['if-none-match'] === etag) return void res.writeHead(304, headers).end();
+    }
+    res.writeHead(200, headers).end(body);
   }
 
   private handleCdn(req: http.IncomingMessage, res: http.ServerResponse): void {
