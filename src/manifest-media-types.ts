@@ -25,3 +25,8 @@ export function knownManifestType(contentType: string | undefined): string | und
   const type = contentType?.split(';', 1)[0]?.trim().toLowerCase();
   return type !== undefined && KNOWN_MANIFEST_TYPES.has(type) ? type : undefined;
 }
+
+/** An image index or manifest list: a manifest that points at other manifests, one per platform. */
+export function isIndexType(mediaType: string): boolean {
+  return mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST;
+}

@@ -20,9 +20,10 @@ import { type Digest, type DigestAlgorithm, type ManifestReference, parseDigest 
 import type { RouteTarget } from '../routing.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { firstHeader } from '../upstream/rate-limit.ts';
-import type { RegistryClient } from '../upstream/registry-client.ts';
+import type { RegistryClient, UpstreamResponse } from '../upstream/registry-client.ts';
 import { isUpstreamNotFound, upstreamError } from '../upstream/upstream-errors.ts';
 import type { CacheOutcome } from './cache-outcome.ts';
+import { NegativeCache } from './negative-cache.ts';
 import { SingleFlight } from './single-flight.ts';
 import { onceAcrossReplicas } from '../replicas/once-across-replicas.ts';
 import type { ReplicaLocks } from '../replicas/replica-locks.ts';
@@ -61,10 +62,12 @@ export class ManifestCache {
   private readonly now: () => number;
   private readonly tagFlights = new SingleFlight<ManifestAnswer>();
   private readonly digestFlights = new SingleFlight<ManifestAnswer>();
+  private readonly absent: NegativeCache;
 
   constructor(deps: ManifestCacheDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    this.absent = new NegativeCache(deps.metadata, this.now);
   }
 
   async resolve(target: RouteTarget, reference: ManifestReference): Promise<ManifestAnswer> {
@@ -75,6 +78,8 @@ export class ManifestCache {
       const kept = await this.keptManifest(record);
       if (kept) return { ...kept, outcome: 'hit' };
     }
+    // Issue 13: a tag the upstream said is unknown, within negativeTtl, costs no upstream request.
+    await this.absent.check(target, reference.tag);
     return this.tagFlights.run(key, () =>
       this.acrossReplicas(
         `tag:${key}`,
@@ -120,6 +125,7 @@ export class ManifestCache {
   private async byDigest(target: RouteTarget, digest: Digest): Promise<ManifestAnswer> {
     const kept = await this.keptByDigest(target, digest);
     if (kept) return { ...kept, outcome: 'hit' };
+    await this.absent.check(target, digest.text);
     return this.fetchByDigestOnce(target, digest);
   }
 
@@ -163,7 +169,7 @@ export class ManifestCache {
       headers: { accept: UPSTREAM_MANIFEST_ACCEPT },
     });
     await response.body.dump();
-    if (response.status !== 200) throw upstreamError(response, 'MANIFEST_UNKNOWN');
+    if (response.status !== 200) throw await this.refused(target, tag, response);
     return parseDigest(firstHeader(response.headers['docker-content-digest']) ?? '');
   }
 
@@ -203,7 +209,7 @@ export class ManifestCache {
       headers: { accept: UPSTREAM_MANIFEST_ACCEPT },
     });
     await response.body.dump();
-    if (response.status !== 200) throw upstreamError(response, 'MANIFEST_UNKNOWN');
+    if (response.status !== 200) throw await this.refused(target, digest.text, response);
     const announced = firstHeader(response.headers['docker-content-digest']);
     if (announced !== undefined && announced !== digest.text) {
       throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { upstreamDigest: announced } });
@@ -223,7 +229,7 @@ export class ManifestCache {
     });
     if (response.status !== 200) {
       await response.body.dump();
-      throw upstreamError(response, 'MANIFEST_UNKNOWN');
+      throw await this.refused(target, reference, response);
     }
     let mediaType: string;
     try {
@@ -249,6 +255,13 @@ export class ManifestCache {
     await this.deps.store.put(digest, bytes);
     await this.record(target, digest, mediaType);
     return { digest, mediaType, size: bytes.length };
+  }
+
+  /** The upstream's refusal as the mirror's error; a definitive "unknown" is remembered for negativeTtl. */
+  private async refused(target: RouteTarget, reference: string, response: UpstreamResponse): Promise<RegistryError> {
+    const error = upstreamError(response, 'MANIFEST_UNKNOWN');
+    await this.absent.remember(target, reference, response, error);
+    return error;
   }
 
   /** The known manifest type an upstream's Content-Type names; anything else is refused, never kept. */

@@ -34,6 +34,13 @@ export type ReferrersRecord =
   | { kind: 'index'; body: string; etag?: string; filtersApplied: boolean; checkedAt: number }
   | { kind: 'unsupported'; checkedAt: number };
 
+/** An upstream's "does not exist", remembered until `until` (ms since the epoch). */
+export interface AbsenceRecord {
+  /** The code the mirror answered with, so a remembered answer is the same envelope as the first. */
+  code: 'MANIFEST_UNKNOWN' | 'NAME_UNKNOWN';
+  until: number;
+}
+
 export interface MetadataStoreOptions {
   /** Tag records not rewritten for this long expire (ms); absent = never (tests, CLI tools). */
   tagRecordTtl?: number;
@@ -133,6 +140,20 @@ export class MetadataStore {
     await this.bounded('forget digest', this.keyv.deleteMany(keys));
   }
 
+  /**
+   * What an upstream said does not exist (issue 13, item 5), per (upstream, repository, tag or digest),
+   * shared by replicas and kept `ttl` ms. Expired records read as absent even where the backend keeps
+   * them a little longer.
+   */
+  async getAbsence(upstream: string, repository: string, reference: string, now = Date.now()): Promise<AbsenceRecord | undefined> {
+    const record = await this.bounded('get absence', this.keyv.get<AbsenceRecord>(absenceKey(upstream, repository, reference)));
+    return record && record.until > now ? record : undefined;
+  }
+
+  async setAbsence(upstream: string, repository: string, reference: string, record: AbsenceRecord, ttl: number): Promise<void> {
+    if (ttl > 0) await this.bounded('set absence', this.keyv.set(absenceKey(upstream, repository, reference), record, ttl));
+  }
+
   /** Upstream tokens shared by replicas, kept only as long as they are valid. */
   getToken(upstream: string, scope: string): Promise<CachedToken | undefined> {
     return this.bounded('get token', this.keyv.get<CachedToken>(`token:${upstream}:${scope}`));
@@ -177,6 +198,10 @@ export class MetadataStore {
       return undefined;
     }
   }
+}
+
+function absenceKey(upstream: string, repository: string, reference: string): string {
+  return `absent:${upstream}:${repository}:${reference}`;
 }
 
 function tagKey(upstream: string, repository: string, tag: string): string {

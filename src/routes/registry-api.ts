@@ -5,7 +5,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { assertMayPull } from '../auth/pull-policy.ts';
 import { RegistryError } from '../errors.ts';
 import { parseRange } from '../http-range.ts';
-import type { Digest, ManifestReference } from '../reference.ts';
+import { defaultPlatformManifest, parseAccept } from '../cache/accept-negotiation.ts';
+import type { ManifestAnswer } from '../cache/manifest-cache.ts';
+import { isIndexType } from '../manifest-media-types.ts';
+import { type Digest, type ManifestReference, parseDigest } from '../reference.ts';
 import { assertRepositoryAllowed } from '../repository-rules.ts';
 import { parseRegistryPath, type RouteTarget } from '../routing.ts';
 import { passThrough } from './passthrough.ts';
@@ -86,10 +89,11 @@ async function serveManifest(
   target: RouteTarget,
   reference: ManifestReference,
 ): Promise<FastifyReply> {
-  const answer = await app.mirror.manifests.resolve(target, reference);
+  const resolved = await app.mirror.manifests.resolve(target, reference);
   // Only a record from before issue 9 (per digest, for all upstreams) leaves provenance to be checked:
   // every newer record is the route upstream's own answer.
-  if (answer.legacyRecord) await app.mirror.provenance.admit(request, target, answer.digest, 'manifest');
+  if (resolved.legacyRecord) await app.mirror.provenance.admit(request, target, resolved.digest, 'manifest');
+  const answer = await negotiate(app, request, target, reference, resolved);
   setCacheOutcome(request, answer.outcome);
   // A served manifest (and through it its layers, see eviction-plan.ts) moves to the back of the LRU order.
   app.mirror.eviction.recordAccess(answer.digest);
@@ -97,9 +101,42 @@ async function serveManifest(
     .header('content-type', answer.mediaType)
     .header('docker-content-digest', answer.digest.text)
     .header('etag', `"${answer.digest.text}"`)
+    // The answer depends on Accept (negotiate): a shared HTTP cache in front must not mix them up.
+    .header('vary', 'accept')
     .header('content-length', answer.size);
   if (request.method === 'HEAD') return reply.send();
   return reply.send(await app.mirror.manifests.read(answer));
+}
+
+/**
+ * Issue 13, item 6: only a type the client accepts (src/cache/accept-negotiation.ts). An index or list by
+ * tag that the client cannot read becomes its linux/amd64 manifest, served like any manifest by digest;
+ * by digest it cannot (the answer must match the digest asked for), so there, as for any other type the
+ * client did not ask for, the answer is MANIFEST_UNKNOWN. HEAD and GET take the same way.
+ */
+async function negotiate(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  target: RouteTarget,
+  reference: ManifestReference,
+  answer: ManifestAnswer,
+): Promise<ManifestAnswer> {
+  const accept = parseAccept(request.headers.accept);
+  if (accept.accepts(answer.mediaType)) return answer;
+  const refuse = (): RegistryError =>
+    new RegistryError('MANIFEST_UNKNOWN', `${answer.mediaType} found, but the Accept header does not include it`, {
+      detail: { mediaType: answer.mediaType },
+    });
+  if (reference.kind !== 'tag' || !isIndexType(answer.mediaType)) throw refuse();
+  const entry = defaultPlatformManifest(await app.mirror.manifests.read(answer));
+  const digest = entry && accept.accepts(entry.mediaType) ? parseDigest(entry.digest) : undefined;
+  if (!digest) throw refuse();
+  const child = await app.mirror.manifests.resolve(target, { kind: 'digest', digest });
+  if (child.legacyRecord) await app.mirror.provenance.admit(request, target, child.digest, 'manifest');
+  // The entry's type is a claim of the index; the child's own (as its upstream served it) decides.
+  if (!accept.accepts(child.mediaType)) throw refuse();
+  // A cache miss on either manifest is what the request cost.
+  return { ...child, outcome: child.outcome === 'hit' ? answer.outcome : child.outcome };
 }
 
 async function serveBlob(

@@ -69,9 +69,11 @@ test('private content is served through a public route only to clients that may 
 
   // Other mirrors on the same storage and metadata: one without client auth (and without corp), one
   // that still has corp's credentials but no client auth.
-  const noCorp = await startMirror({ pub: { url: pub.url } }, { storage, keyv });
+  // negativeTtl 0: each mirror must ask the public upstream itself here, not read the other's remembered 404 (issue 13).
+  const pubConfig = { url: pub.url, negativeTtl: 0 };
+  const noCorp = await startMirror({ pub: pubConfig }, { storage, keyv });
   mirrors.push(noCorp);
-  const noAuth = await startMirror({ pub: { url: pub.url }, corp: corpConfig }, { storage, keyv, defaultUpstream: 'pub' });
+  const noAuth = await startMirror({ pub: pubConfig, corp: corpConfig }, { storage, keyv, defaultUpstream: 'pub' });
   mirrors.push(noAuth);
   for (const mirror of [noCorp, noAuth]) {
     pub.resetCounts();
