@@ -2,10 +2,13 @@
 // SIGTERM/SIGINT (in-flight responses get a grace period). Resolves with the exit status once closed.
 
 import { parseArgs } from 'node:util';
-import { buildApp } from '../app.ts';
+import pino from 'pino';
+import { buildApp, REDACTED_PATHS } from '../app.ts';
+import type { Logger } from '../logger.ts';
+import { humanLine } from './log-lines.ts';
 import { usesRedis } from '../metadata/redis-connection.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
-import { EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
+import { EXIT, UsageError } from './exit-codes.ts';
 
 /** In-flight responses get this long to finish after SIGTERM before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 25_000;
@@ -18,18 +21,26 @@ or SIGINT.
 
 Options:
   -c, --config FILE   configuration file (default: $PULLTHROUGH_CONFIG, else config/default.yaml)
+      --log-format F  json (one pino line per event, for machines) or pretty (readable lines);
+                      default: pretty on a terminal, json otherwise ($PULLTHROUGH_LOG_FORMAT)
   -h, --help          show this help
 
-${EXIT_CODES_HELP}`;
+Exit status: 0 stopped cleanly, 1 failure, 2 usage or config error (port taken, bad config).`;
 
 export async function serveCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' }, 'log-format': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: false,
+  });
   if (values.help) {
     process.stdout.write(`${SERVE_HELP}\n`);
     return EXIT.OK;
   }
   const config = loadCheckedConfig(configFile(values.config));
-  const app = await buildApp(config);
+  const format = values['log-format'] ?? process.env.PULLTHROUGH_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  if (format !== 'json' && format !== 'pretty') throw new UsageError(`--log-format: expected json or pretty, got "${format}"`);
+  const app = await buildApp(config, format === 'pretty' ? { logger: prettyLogger(config.logLevel) } : {});
 
   const closed = new Promise<number>((resolve) => {
     let closing = false;
@@ -60,4 +71,12 @@ export async function serveCommand(args: string[]): Promise<number> {
     'pullthrough ready',
   );
   return closed;
+}
+
+/** The server's log as readable lines with the time, for a person watching a terminal; redaction as in JSON. */
+function prettyLogger(level: string): Logger {
+  return pino(
+    { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    { write: (line: string) => process.stdout.write(humanLine('', line, { time: true })) },
+  );
 }

@@ -122,3 +122,9 @@ test('a port already in use is one line naming the address and what to do, exit 
   assert.match(run.stderr, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port} — another process listens there`));
   assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
 });
+
+test('serve --log-format takes json or pretty, anything else is a usage error', async () => {
+  const run = await runCli(['serve', '--log-format', 'fancy', '--config', await configFile('fmt.yaml', '')]);
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /--log-format: expected json or pretty, got "fancy"/);
+});
