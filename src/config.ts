@@ -106,6 +106,44 @@ const upstream = z
     }
   });
 
+/**
+ * storage.s3 (issue 10): where blobs are kept when they live in object storage. Secrets never sit in the
+ * file: the access key pair comes from environment variables or files (mounted secrets), or — with
+ * neither — from the SDK's default chain (AWS_ACCESS_KEY_ID, an instance role).
+ */
+const s3Storage = z
+  .object({
+    // Absent: AWS S3 itself (the region's endpoint).
+    endpoint: upstreamUrl.optional(),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 lowercase letters, digits, dots, dashes)'),
+    region: z.string().min(1).default('us-east-1'),
+    // Keys start with this (several mirrors or environments in one bucket); a trailing "/" is added.
+    prefix: z
+      .string()
+      .regex(/^(?!\/)[\w!.*'()/-]*$/, 'expected a key prefix such as "mirror/" (no leading "/")')
+      .default('')
+      .transform((value) => (value === '' || value.endsWith('/') ? value : `${value}/`)),
+    // Path-style URLs (endpoint/bucket/key): what MinIO, Ceph RGW and most self-hosted servers need.
+    forcePathStyle: z.boolean().default(false),
+    accessKeyEnv: z.string().min(1).optional(),
+    accessKeyFile: z.string().min(1).optional(),
+    secretKeyEnv: z.string().min(1).optional(),
+    secretKeyFile: z.string().min(1).optional(),
+    // Kept-blob GETs answered with 307 to a short-lived presigned URL (after auth and policy); off by
+    // default: clients must then reach the bucket themselves.
+    redirect: z.boolean().default(false),
+    // The endpoint presigned URLs name, when clients reach the bucket by another address than the mirror.
+    publicEndpoint: upstreamUrl.optional(),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.accessKeyEnv && value.accessKeyFile) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'set accessKeyEnv or accessKeyFile, not both' });
+    if (value.secretKeyEnv && value.secretKeyFile) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'set secretKeyEnv or secretKeyFile, not both' });
+    const access = Boolean(value.accessKeyEnv || value.accessKeyFile);
+    const secret = Boolean(value.secretKeyEnv || value.secretKeyFile);
+    if (access !== secret) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'an access key needs a secret key and the other way round' });
+  });
+
 /** Who may pull: clients authenticate against an htpasswd file, with Basic or the registry token flow. */
 const auth = z
   .object({
@@ -141,6 +179,9 @@ const schema = z
         maxAge: duration.optional(),
         evictionGrace: duration.default('5m'),
         evictionInterval: duration.default('1m'),
+        // Blobs in S3-compatible object storage instead of under `path` (issue 10); `path` stays the
+        // local scratch directory for fills in flight and the embedded metadata log.
+        s3: s3Storage.optional(),
       })
       .strict(),
     ),
