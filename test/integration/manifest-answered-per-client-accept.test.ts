@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from '../../src/manifest-media-types.ts';
 import { MemoryRegistry, type StoredManifest } from '../support/memory-registry.ts';
@@ -33,8 +34,28 @@ after(async () => {
   await upstream.stop();
 });
 
-async function ask(path: string, accept: string | string[] | undefined, method: 'GET' | 'HEAD' = 'GET') {
-  return mirror.app.inject({ method, url: path, headers: accept === undefined ? {} : { accept } });
+interface Answer {
+  statusCode: number;
+  headers: http.IncomingHttpHeaders;
+  rawPayload: Buffer;
+  body: string;
+}
+
+/** Over a real socket (HEAD bodies are what Node's server sends), with exactly the Accept lines given. */
+function ask(path: string, accept: string | string[] | undefined, method: 'GET' | 'HEAD' = 'GET'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${mirror.url}${path}`, { method, headers: accept === undefined ? {} : { accept } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const rawPayload = Buffer.concat(chunks);
+        resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, rawPayload, body: rawPayload.toString('utf8') });
+      });
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 function code(body: string): string | undefined {
