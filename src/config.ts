@@ -72,6 +72,17 @@ const upstream = z
     // A tag or repository the upstream answered 404 for is remembered this long (issue 13), so a CI loop
     // with a typo does not hammer the upstream; 0 turns it off. Never after a 5xx, 429 or no answer.
     negativeTtl: duration.default('30s'),
+    // Issue 15: pulls of the upstream's quota (ratelimit-* headers) kept for content nobody has yet: at
+    // the reserve a tag whose digest changed keeps serving the cached one until the window resets.
+    // A number of pulls or a percentage of the limit ("10%"); 0 = spend the quota down to the last pull.
+    quota: z
+      .object({
+        reserve: z
+          .union([z.number().int().min(0), z.string().regex(/^\s*\d+(?:\.\d+)?\s*%\s*$/, 'expected a number of pulls or a percentage such as "10%"')])
+          .default(0),
+      })
+      .strict()
+      .default({}),
     username: z.string().min(1).optional(),
     passwordEnv: z.string().min(1).optional(),
     passwordFile: z.string().min(1).optional(),

@@ -24,6 +24,7 @@ import type { RegistryClient, UpstreamResponse } from '../upstream/registry-clie
 import { isUpstreamNotFound, upstreamError } from '../upstream/upstream-errors.ts';
 import type { CacheOutcome } from './cache-outcome.ts';
 import { NegativeCache } from './negative-cache.ts';
+import { QuotaDeferral, type QuotaPolicy, type Spend } from './quota-policy.ts';
 import { SingleFlight } from './single-flight.ts';
 import { onceAcrossReplicas } from '../replicas/once-across-replicas.ts';
 import type { ReplicaLocks } from '../replicas/replica-locks.ts';
@@ -55,6 +56,13 @@ interface ManifestCacheDeps {
   locks?: ReplicaLocks;
   log: Logger;
   now?: () => number;
+  /** Issue 15: decides which manifest GETs the upstream's pull quota allows. Without it, all. */
+  quota?: QuotaPolicy;
+}
+
+export interface ResolveOptions {
+  /** Background work (prefetch): does not spend the quota's reserve on content nobody has yet. */
+  background?: boolean;
 }
 
 export class ManifestCache {
@@ -70,8 +78,9 @@ export class ManifestCache {
     this.absent = new NegativeCache(deps.metadata, this.now);
   }
 
-  async resolve(target: RouteTarget, reference: ManifestReference): Promise<ManifestAnswer> {
-    if (reference.kind === 'digest') return this.byDigest(target, reference.digest);
+  async resolve(target: RouteTarget, reference: ManifestReference, options: ResolveOptions = {}): Promise<ManifestAnswer> {
+    const spend: Spend = options.background ? 'background' : 'new';
+    if (reference.kind === 'digest') return this.byDigest(target, reference.digest, spend);
     const key = `${target.upstream.name}/${target.repository}:${reference.tag}`;
     const record = await this.deps.metadata.getTag(target.upstream.name, target.repository, reference.tag);
     if (record && this.now() - record.checkedAt < target.upstream.tagTtl) {
@@ -83,7 +92,7 @@ export class ManifestCache {
     return this.tagFlights.run(key, () =>
       this.acrossReplicas(
         `tag:${key}`,
-        () => this.refreshTag(target, reference.tag, record),
+        () => this.refreshTag(target, reference.tag, record, spend),
         // Another replica refreshed it meanwhile: its answer is in the shared metadata.
         async () => {
           const now = await this.deps.metadata.getTag(target.upstream.name, target.repository, reference.tag);
@@ -103,10 +112,10 @@ export class ManifestCache {
    * One upstream exchange per (upstream, digest): a request through another upstream's route never
    * joins this one, since what one upstream serves says nothing about another.
    */
-  private fetchByDigestOnce(target: RouteTarget, digest: Digest): Promise<ManifestAnswer> {
+  private fetchByDigestOnce(target: RouteTarget, digest: Digest, spend: Spend): Promise<ManifestAnswer> {
     const key = `${target.upstream.name}:${digest.text}`;
     return this.digestFlights.run(key, () =>
-      this.acrossReplicas(`manifest:${key}`, () => this.fetchUnlessKept(target, digest), async () => {
+      this.acrossReplicas(`manifest:${key}`, () => this.fetchUnlessKept(target, digest, spend), async () => {
         const kept = await this.keptByDigest(target, digest);
         return kept && { ...kept, outcome: 'hit' };
       }),
@@ -122,36 +131,45 @@ export class ManifestCache {
     return bytes;
   }
 
-  private async byDigest(target: RouteTarget, digest: Digest): Promise<ManifestAnswer> {
+  private async byDigest(target: RouteTarget, digest: Digest, spend: Spend = 'new'): Promise<ManifestAnswer> {
     const kept = await this.keptByDigest(target, digest);
     if (kept) return { ...kept, outcome: 'hit' };
     await this.absent.check(target, digest.text);
-    return this.fetchByDigestOnce(target, digest);
+    return this.fetchByDigestOnce(target, digest, spend);
   }
 
-  private async refreshTag(target: RouteTarget, tag: string, record: TagRecord | undefined): Promise<ManifestAnswer> {
+  private async refreshTag(target: RouteTarget, tag: string, record: TagRecord | undefined, spend: Spend): Promise<ManifestAnswer> {
     const kept = record ? await this.keptManifest(record) : undefined;
     if (!record || !kept) {
-      const fetched = await this.fetch(target, tag);
+      const fetched = await this.fetch(target, tag, undefined, spend);
       await this.remember(target, tag, fetched);
       return { ...fetched, outcome: 'miss' };
     }
+    let current: Digest | undefined;
     try {
-      const current = await this.headTag(target, tag);
+      // HEAD costs no pull on Docker Hub: revalidation goes on whatever the quota says (issue 15).
+      current = await this.headTag(target, tag);
       if (current?.text === record.digest) {
         await this.remember(target, tag, kept);
         return { ...kept, outcome: 'revalidated' };
       }
-      // The tag moved (or the upstream gave no digest on HEAD): fetch what it points at now.
+      // The tag moved (or the upstream gave no digest on HEAD): fetch what it points at now, if the
+      // quota allows a refresh (a digest already kept costs nothing).
       const fetched = current
-        ? await this.byDigest(target, current)
-        : { ...(await this.fetch(target, tag)), outcome: 'miss' as const };
+        ? await this.byDigest(target, current, 'refresh')
+        : { ...(await this.fetch(target, tag, undefined, 'refresh')), outcome: 'miss' as const };
       await this.remember(target, tag, fetched);
       return { ...fetched, outcome: 'miss' };
     } catch (error) {
       if (isUpstreamNotFound(error)) {
         await this.deps.metadata.deleteTag(target.upstream.name, target.repository, tag);
         throw error;
+      }
+      if (error instanceof QuotaDeferral) {
+        // Issue 15: the record is not rewritten, so the next request looks again (HEAD is free) and the
+        // first one after the window's reset fetches the new manifest.
+        this.deps.quota?.servedStale(target.upstream.name, { repository: target.repository, tag, cached: record.digest, ...(current && { upstreamDigest: current.text }) }, error);
+        return { ...kept, outcome: 'stale' };
       }
       this.deps.log.warn(
         { upstream: target.upstream.name, repository: target.repository, tag, err: error },
@@ -178,7 +196,7 @@ export class ManifestCache {
    * within the cap are confirmed with a HEAD (no pull counted; the bytes are the digest's, verified when
    * kept); bytes over the cap cannot be a manifest, whoever serves them; others are fetched.
    */
-  private async fetchUnlessKept(target: RouteTarget, digest: Digest): Promise<ManifestAnswer> {
+  private async fetchUnlessKept(target: RouteTarget, digest: Digest, spend: Spend): Promise<ManifestAnswer> {
     const record = await this.keptByDigest(target, digest);
     if (record) return { ...record, outcome: 'hit' };
     const kept = await this.deps.store.stat(digest);
@@ -186,7 +204,7 @@ export class ManifestCache {
       throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { digest: digest.text } });
     }
     if (kept) return { ...(await this.confirm(target, digest, kept.size)), outcome: 'revalidated' };
-    return { ...(await this.fetch(target, digest.text, digest)), outcome: 'miss' };
+    return { ...(await this.fetch(target, digest.text, digest, spend)), outcome: 'miss' };
   }
 
   /** A kept manifest of `target`'s upstream: its own record, or a legacy one naming a known type. */
@@ -219,8 +237,17 @@ export class ManifestCache {
     return { digest, mediaType, size };
   }
 
-  /** GETs a manifest, checks it against its digest, keeps it. */
-  private async fetch(target: RouteTarget, reference: string, expected?: Digest): Promise<Manifest> {
+  /** GETs a manifest (one pull of the upstream's quota, if the quota allows it), checks it against its digest, keeps it. */
+  private async fetch(target: RouteTarget, reference: string, expected: Digest | undefined, spend: Spend): Promise<Manifest> {
+    const release = await this.deps.quota?.acquire(target.upstream, spend);
+    try {
+      return await this.fetchNow(target, reference, expected);
+    } finally {
+      release?.();
+    }
+  }
+
+  private async fetchNow(target: RouteTarget, reference: string, expected: Digest | undefined): Promise<Manifest> {
     const response = await this.client(target).send({
       method: 'GET',
       path: `/v2/${target.repository}/manifests/${reference}`,

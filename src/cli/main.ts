@@ -8,12 +8,14 @@ import { CONFIG_HELP, configCommand } from './config-command.ts';
 import { EXIT, EXIT_CODES_HELP, UsageError } from './exit-codes.ts';
 import { GC_HELP, gcCommand } from './gc-command.ts';
 import { PREFETCH_HELP, prefetchCommand } from './prefetch-command.ts';
+import { QUOTA_HELP, quotaCommand } from './quota-command.ts';
 import { SERVE_HELP, serveCommand } from './serve-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
   serve: { run: serveCommand, help: SERVE_HELP },
   prefetch: { run: prefetchCommand, help: PREFETCH_HELP },
+  quota: { run: quotaCommand, help: QUOTA_HELP },
   gc: { run: gcCommand, help: GC_HELP },
   verify: { run: verifyCommand, help: VERIFY_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
@@ -26,6 +28,7 @@ A pull-through mirror for container registries.
 Commands:
   serve              run the mirror (what npm start does)
   prefetch IMAGE...  warm the cache by pulling images through a running mirror
+  quota              each upstream's pull quota as the running mirror sees it
   gc                 evict now (storage.maxSize / maxAge) and report what was freed
   verify             re-hash every kept blob; remove and report corrupt ones
   config check       validate the configuration and print it resolved, secrets masked

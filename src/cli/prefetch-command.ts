@@ -8,7 +8,9 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Agent, fetch } from 'undici';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, fetch, type Response } from 'undici';
+import { BACKGROUND_HEADER } from '../cache/quota-policy.ts';
 import { UPSTREAM_MANIFEST_ACCEPT } from '../manifest-media-types.ts';
 import { formatBytes } from '../observability/byte-size.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
@@ -32,6 +34,10 @@ Options:
   -h, --help                        show this help
 
 Progress goes to stderr (bars on a terminal, plain lines otherwise); one summary line per image to stdout.
+
+Prefetch is background work: it never spends an upstream's pull quota reserve (upstreams.<name>.quota).
+When the mirror answers 429 (quota at its reserve, spent, or the upstream said 429), prefetch says so,
+pauses until the Retry-After the mirror gives (the estimated reset of the quota window) and resumes.
 
 Exit status: 0 every image prefetched, 1 some failed, 2 usage or config error.`;
 
@@ -65,19 +71,7 @@ export async function prefetchCommand(args: string[]): Promise<number> {
   const concurrency = Number(values.concurrency ?? 3);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive integer');
 
-  let base = values.mirror;
-  let ca: Buffer | undefined = values.ca ? readCa(values.ca) : undefined;
-  if (!base) {
-    const file = configFile(values.config);
-    const config = loadCheckedConfig(file, { checkSecrets: false });
-    const host = ['0.0.0.0', '::', ''].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
-    base = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
-    if (config.tls && !ca) ca = readCa(config.tls.cert);
-    // Say which mirror: a default address that is not the running mirror's would otherwise look like
-    // the mirror failing (issue 12).
-    process.stderr.write(`pullthrough prefetch: through ${base} (the listen address in ${file}; --mirror URL to choose)\n`);
-  }
-  if (!/^https?:\/\//.test(base)) throw new UsageError(`--mirror must be an http:// or https:// URL, got "${base}"`);
+  const { base, ca } = resolveMirror(values, 'prefetch');
 
   const agent = new Agent({ ...(ca && { connect: { ca } }) });
   const progress = new Progress();
@@ -100,8 +94,29 @@ export async function prefetchCommand(args: string[]): Promise<number> {
   return failed > 0 ? EXIT.FAILURE : EXIT.OK;
 }
 
+/**
+ * The mirror a CLI command talks to: --mirror, else the config's listen address (loopback for a wildcard),
+ * with the CA to trust for https (--ca, else the configured certificate).
+ */
+export function resolveMirror(values: { mirror?: string | undefined; ca?: string | undefined; config?: string | undefined }, command: string): { base: string; ca: Buffer | undefined } {
+  let base = values.mirror;
+  let ca: Buffer | undefined = values.ca ? readCa(values.ca) : undefined;
+  if (!base) {
+    const file = configFile(values.config);
+    const config = loadCheckedConfig(file, { checkSecrets: false });
+    const host = ['0.0.0.0', '::', ''].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
+    base = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
+    if (config.tls && !ca) ca = readCa(config.tls.cert);
+    // Say which mirror: a default address that is not the running mirror's would otherwise look like
+    // the mirror failing (issue 12).
+    process.stderr.write(`pullthrough ${command}: through ${base} (the listen address in ${file}; --mirror URL to choose)\n`);
+  }
+  if (!/^https?:\/\//.test(base)) throw new UsageError(`--mirror must be an http:// or https:// URL, got "${base}"`);
+  return { base, ca };
+}
+
 /** A failure in words: an unreachable mirror names its address and the system's reason. */
-function describeFailure(base: string, error: unknown): string {
+export function describeFailure(base: string, error: unknown): string {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
   if (error instanceof TypeError && cause) {
     const reason = typeof cause.code === 'string' ? cause.code : String(cause.message);
@@ -126,13 +141,13 @@ interface PrefetchContext {
 }
 
 async function prefetchImage(base: string, image: ImageReference, context: PrefetchContext): Promise<string> {
-  const top = await getManifest(base, image, image.reference, context.agent);
+  const top = await getManifest(base, image, image.reference, context);
   const manifests: Array<{ body: Record<string, unknown>; label: string }> = [];
   if (Array.isArray(top.body.manifests)) {
     const children = (top.body.manifests as Descriptor[]).filter((d) => wanted(d, context.platforms));
     if (children.length === 0) throw new Error(`no manifest for ${context.platforms.join(', ')} in the index`);
     for (const child of children) {
-      const fetched = await getManifest(base, image, child.digest, context.agent);
+      const fetched = await getManifest(base, image, child.digest, context);
       manifests.push({ body: fetched.body, label: platformText(child) });
     }
   } else {
@@ -169,8 +184,30 @@ async function prefetchImage(base: string, image: ImageReference, context: Prefe
   return `${image.text}: ${top.digest} · ${manifests.length} manifest${manifests.length === 1 ? '' : 's'}${platforms.length ? ` (${platforms.join(', ')})` : ''} · ${layers.size} layer${layers.size === 1 ? '' : 's'} + ${configs} config${configs === 1 ? '' : 's'} · ${formatBytes(totalBytes)}`;
 }
 
-async function getManifest(base: string, image: ImageReference, reference: string, agent: Agent): Promise<{ digest: string; body: Record<string, unknown> }> {
-  const response = await fetch(mirrorUrl(base, image, 'manifests', reference), { headers: { accept: UPSTREAM_MANIFEST_ACCEPT }, dispatcher: agent });
+/**
+ * A request to the mirror that waits out the pull quota (issue 15): a 429 names the reason and the
+ * Retry-After when the quota window resets; prefetch says it pauses, sleeps that long and asks again.
+ */
+async function quotaAware(label: string, progress: Progress, send: () => Promise<Response>): Promise<Response> {
+  for (;;) {
+    const response = await send();
+    if (response.status !== 429) return response;
+    const text = await response.text();
+    const retryAfter = Number(response.headers.get('retry-after'));
+    const seconds = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : DEFAULT_PAUSE_S;
+    const resumeAt = new Date(Date.now() + seconds * 1000).toISOString().slice(11, 19);
+    progress.note(`${label}: paused: ${errorMessage(text) || 'the mirror answered 429 Too Many Requests'}; resuming in ${seconds} s (${resumeAt} UTC)`);
+    await sleep(seconds * 1000);
+    progress.note(`${label}: resumed`);
+  }
+}
+
+/** A 429 without Retry-After: ask again after this long. */
+const DEFAULT_PAUSE_S = 60;
+
+async function getManifest(base: string, image: ImageReference, reference: string, context: PrefetchContext): Promise<{ digest: string; body: Record<string, unknown> }> {
+  const response = await quotaAware(image.text, context.progress, () =>
+    fetch(mirrorUrl(base, image, 'manifests', reference), { headers: { accept: UPSTREAM_MANIFEST_ACCEPT, [BACKGROUND_HEADER]: '1' }, dispatcher: context.agent }));
   const text = await response.text();
   if (response.status !== 200) throw new Error(`manifest ${reference}: HTTP ${response.status} ${errorCode(text)}`.trim());
   const body = JSON.parse(text) as Record<string, unknown>;
@@ -178,7 +215,8 @@ async function getManifest(base: string, image: ImageReference, reference: strin
 }
 
 async function getBlob(base: string, image: ImageReference, digest: string, context: PrefetchContext): Promise<number> {
-  const response = await fetch(mirrorUrl(base, image, 'blobs', digest), { dispatcher: context.agent });
+  const response = await quotaAware(image.text, context.progress, () =>
+    fetch(mirrorUrl(base, image, 'blobs', digest), { headers: { [BACKGROUND_HEADER]: '1' }, dispatcher: context.agent }));
   if (response.status !== 200 || !response.body) {
     const text = await response.text();
     throw new Error(`blob ${digest}: HTTP ${response.status} ${errorCode(text)}`.trim());
@@ -204,6 +242,15 @@ function wanted(descriptor: Descriptor, platforms: string[]): boolean {
 function platformText(descriptor: Descriptor): string {
   const p = descriptor.platform;
   return p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : descriptor.digest.slice(0, 19);
+}
+
+function errorMessage(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { errors?: Array<{ message?: string }> };
+    return parsed.errors?.[0]?.message ?? '';
+  } catch {
+    return '';
+  }
 }
 
 function errorCode(body: string): string {

@@ -42,6 +42,12 @@ export class Progress {
     this.draw(true);
   }
 
+  /** A line of its own that does not end the image's progress (a pause for the pull quota, issue 15). */
+  note(message: string): void {
+    this.out.write(this.tty ? `\r\x1b[2K${message}\n` : `${message}\n`);
+    this.draw(true);
+  }
+
   /** Ends the image's progress: clears the redrawn line, and writes a final message if there is one. */
   end(message?: string): void {
     if (this.tty) this.out.write(`\r\x1b[2K${message === undefined ? '' : `${message}\n`}`);

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Logger } from '../logger.ts';
 import type { CachedToken } from '../upstream/token-cache.ts';
+import type { QuotaRecord } from '../upstream/quota-view.ts';
 
 export interface TagRecord {
   digest: string;
@@ -162,6 +163,15 @@ export class MetadataStore {
   async setToken(upstream: string, scope: string, token: CachedToken): Promise<void> {
     const ttl = token.expiresAt - Date.now();
     if (ttl > 0) await this.bounded('set token', this.keyv.set(`token:${upstream}:${scope}`, token, ttl));
+  }
+
+  /** An upstream's pull quota as last seen (issue 15, src/upstream/quota-view.ts), shared by replicas. */
+  getQuota(key: string): Promise<QuotaRecord | undefined> {
+    return this.bounded('get quota', this.keyv.get<QuotaRecord>(key));
+  }
+
+  async setQuota(key: string, record: QuotaRecord, ttl: number): Promise<void> {
+    await this.bounded('set quota', this.keyv.set(key, record, ttl));
   }
 
   /**

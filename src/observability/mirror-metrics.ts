@@ -5,7 +5,7 @@
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheOutcome } from '../cache/cache-outcome.ts';
-import type { RateLimitView } from '../upstream/rate-limit.ts';
+import type { QuotaState, QuotaStatus } from '../cache/quota-policy.ts';
 import type { CacheSizeScanner } from './cache-size.ts';
 import { TopCounter } from './top-counter.ts';
 import { TrafficHistory } from './traffic-history.ts';
@@ -20,7 +20,8 @@ export const FROM_CACHE: ReadonlySet<RequestCache> = new Set(['hit', 'revalidate
 /** The live services whose state the gauges report, attached once they exist. */
 export interface MetricSources {
   upstreams: readonly string[];
-  rateLimit(upstream: string): RateLimitView | undefined;
+  /** The upstream's pull quota as replicas share it (issue 15); undefined before it sent figures. */
+  quota(upstream: string): Promise<QuotaStatus | undefined>;
   fillsInFlight(): number;
   cacheSize: CacheSizeScanner;
   /** The configured size cap in bytes, if any. */
@@ -77,6 +78,12 @@ export class MirrorMetrics {
     name: 'pullthrough_upstream_errors_total',
     help: 'Upstream failures: unreachable, server_error (5xx), rate_limited (429), token_refused',
     labelNames: ['upstream', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly quotaHeldCounter = new Counter({
+    name: 'pullthrough_quota_held_total',
+    help: 'Manifest GETs the pull quota held back (issue 15): served_stale (a changed tag kept its cached digest until the window resets), refused (answered 429)',
+    labelNames: ['upstream', 'outcome'] as const,
     registers: [this.registry],
   });
   readonly upstreamBytes = new Counter({
@@ -136,30 +143,55 @@ export class MirrorMetrics {
         this.set(sources()?.cacheSize.view.blobs ?? 0);
       },
     });
-    const rateLimitGauge = (name: string, help: string, pick: (view: RateLimitView) => number): void => {
+    // Read from the view replicas share (async collect): every replica shows what any of them last saw.
+    const quotaGauge = (name: string, help: string, pick: (status: QuotaStatus) => number | undefined, extraLabel?: 'state'): void => {
       new Gauge({
         name,
         help,
-        labelNames: ['upstream'] as const,
+        labelNames: extraLabel ? (['upstream', 'credential', extraLabel] as const) : (['upstream', 'credential'] as const),
         registers: [this.registry],
-        collect() {
+        async collect() {
           this.reset();
-          for (const upstream of sources()?.upstreams ?? []) {
-            const view = sources()?.rateLimit(upstream);
-            if (view) this.set({ upstream }, pick(view));
+          const live = sources();
+          for (const upstream of live?.upstreams ?? []) {
+            const status = await live?.quota(upstream);
+            if (!status) continue;
+            if (extraLabel) {
+              for (const state of QUOTA_STATES) this.set({ upstream, credential: status.credential, state }, status.state === state ? 1 : 0);
+              continue;
+            }
+            const value = pick(status);
+            if (value !== undefined) this.set({ upstream, credential: status.credential }, value);
           }
         },
       });
     };
-    rateLimitGauge(
+    quotaGauge(
       'pullthrough_upstream_ratelimit_remaining',
-      'Last ratelimit-remaining an upstream reported (Docker Hub: pulls left in the window)',
-      (view) => view.remaining,
+      'Pulls left in the window as an upstream last reported them, to any replica (Docker Hub ratelimit-remaining); the limit again once the estimated reset has passed',
+      (status) => status.remaining,
     );
-    rateLimitGauge(
+    quotaGauge(
       'pullthrough_upstream_ratelimit_limit',
       'Last ratelimit-limit an upstream reported (Docker Hub: pulls allowed per window)',
-      (view) => view.limit,
+      (status) => status.limit,
+    );
+    quotaGauge(
+      'pullthrough_upstream_ratelimit_reset_timestamp_seconds',
+      'Estimated end of the quota window (first observation of the window + w=), Unix time',
+      (status) => Math.round((status.limitedUntil ?? status.resetAt) / 1000),
+    );
+    quotaGauge(
+      'pullthrough_upstream_ratelimit_window_seconds',
+      'Length of the quota window (w= of ratelimit-limit)',
+      (status) => status.windowSeconds,
+    );
+    quotaGauge('pullthrough_upstream_quota_reserve', 'Pulls kept for content nobody has yet (upstreams.<name>.quota.reserve)', (status) => status.reserve);
+    quotaGauge(
+      'pullthrough_upstream_quota_state',
+      'How the quota is spent now: open, reserve (changed tags serve their cached digest, prefetch pauses), exhausted or limited (429: only cached content)',
+      () => undefined,
+      'state',
     );
     new Gauge({
       name: 'pullthrough_upstream_up',
@@ -198,9 +230,20 @@ export class MirrorMetrics {
     return this.sources?.maxBytes;
   }
 
-  rateLimit(upstream: string): RateLimitView | undefined {
-    return this.sources?.rateLimit(upstream);
+  /** Each upstream's pull quota (shared by replicas), by upstream name; absent before it sent figures. */
+  async quotas(): Promise<Map<string, QuotaStatus>> {
+    const found = new Map<string, QuotaStatus>();
+    for (const upstream of this.sources?.upstreams ?? []) {
+      const status = await this.sources?.quota(upstream);
+      if (status) found.set(upstream, status);
+    }
+    return found;
   }
+
+  /** QuotaPolicy's onHeld. */
+  readonly quotaHeld = (upstream: string, outcome: 'served_stale' | 'refused'): void => {
+    this.quotaHeldCounter.inc({ upstream, outcome });
+  };
 
   fillsInFlight(): number {
     return this.sources?.fillsInFlight() ?? 0;
@@ -265,6 +308,8 @@ export class MirrorMetrics {
     return this.registry.metrics();
   }
 }
+
+const QUOTA_STATES: readonly QuotaState[] = ['open', 'reserve', 'exhausted', 'limited'];
 
 export function statusClass(status: number): string {
   return `${Math.floor(status / 100)}xx`;

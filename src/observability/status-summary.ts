@@ -2,7 +2,7 @@
 // chart and health views), so every number a person reads matches what /metrics says.
 
 import type { Config } from '../config.ts';
-import type { RateLimitView } from '../upstream/rate-limit.ts';
+import type { QuotaStatus } from '../cache/quota-policy.ts';
 import { FROM_CACHE, type MirrorMetrics, type RequestCache, TOP_IMAGES } from './mirror-metrics.ts';
 import type { TopEntry } from './top-counter.ts';
 import type { TrafficBar } from './traffic-history.ts';
@@ -16,7 +16,8 @@ export interface UpstreamStatus {
   health: UpstreamHealthView;
   requests: number;
   errors: number;
-  rateLimit: RateLimitView | undefined;
+  /** The pull quota as replicas share it (issue 15); undefined before the upstream sent figures. */
+  rateLimit: QuotaStatus | undefined;
 }
 
 export interface StatusSummary {
@@ -54,6 +55,7 @@ export async function summarize(metrics: MirrorMetrics, config: Config): Promise
   const upstreamErrors = (await metrics.upstreamErrors.get()).values;
   const upstreamBytes = (await metrics.upstreamBytes.get()).values;
   const size = metrics.cacheSizeView();
+  const quotas = await metrics.quotas();
 
   return {
     startedAt: metrics.startedAt,
@@ -73,7 +75,7 @@ export async function summarize(metrics: MirrorMetrics, config: Config): Promise
       health: metrics.health.get(upstream.name),
       requests: sum(upstreamRequests, (l) => l.upstream === upstream.name),
       errors: sum(upstreamErrors, (l) => l.upstream === upstream.name),
-      rateLimit: metrics.rateLimit(upstream.name),
+      rateLimit: quotas.get(upstream.name),
     })),
     topImages: metrics.topImages.top(TOP_IMAGES),
     traffic: metrics.traffic.bars({ hours: 6, barMinutes: 10 }),

@@ -22,6 +22,8 @@ import { MeteredRegistryClient } from '../observability/metered-registry-client.
 import { MirrorMetrics } from '../observability/mirror-metrics.ts';
 import { storageCap } from '../observability/storage-cap.ts';
 import type { RegistryClient } from '../upstream/registry-client.ts';
+import { QuotaPolicy } from '../cache/quota-policy.ts';
+import { QuotaView } from '../upstream/quota-view.ts';
 
 export interface MirrorServices {
   config: Config;
@@ -39,6 +41,8 @@ export interface MirrorServices {
   cacheSize: CacheSizeScanner;
   /** Keeps the store under storage.maxSize / maxAge; records what is served. */
   eviction: Evictor;
+  /** Each upstream's pull quota, shared by replicas, and how it is spent (issue 15). */
+  quota: QuotaPolicy;
 }
 
 export interface MirrorServicesOptions {
@@ -63,6 +67,8 @@ export const mirrorServices = fp<MirrorServicesOptions>(
     const store = givenStore ?? (await openBlobStore(config, { sharedWithReplicas: usesRedis(config) }));
     const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log, store)), log, { tagRecordTtl: config.metadata.tagRecordTtl });
     const metrics = new MirrorMetrics();
+    const quotaView = new QuotaView({ get: (key) => metadata.getQuota(key), set: (key, record, ttl) => metadata.setQuota(key, record, ttl) });
+    const quota = new QuotaPolicy({ view: quotaView, log, onHeld: metrics.quotaHeld });
     const clients = new Map<string, RegistryClient>();
     for (const upstream of Object.values(config.upstreams)) {
       clients.set(
@@ -72,6 +78,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
           idleTimeoutMs: config.upstreamTimeouts.idle,
           logger: log,
           onResponse: metrics.upstreamResponse,
+          quota: quotaView,
           // Replicas share tokens through Redis: one token request per scope for the whole fleet.
           ...(usesRedis(config) && {
             sharedTokens: {
@@ -102,7 +109,10 @@ export const mirrorServices = fp<MirrorServicesOptions>(
     const fills = new BlobFills(store, log, { maxBlobSize: config.limits.maxBlobSize, disk: eviction });
     metrics.attach({
       upstreams: [...clients.keys()],
-      rateLimit: (name) => clients.get(name)?.rateLimit,
+      quota: (name) => {
+        const upstream = config.upstreams[name];
+        return upstream ? quota.status(upstream) : Promise.resolve(undefined);
+      },
       fillsInFlight: () => fills.inFlight,
       cacheSize,
       maxBytes: storageCap(config),
@@ -120,6 +130,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
         clientFor,
         locks,
         log,
+        quota,
         maxManifestSize: config.limits.maxManifestSize,
         recordOrigin: (upstream, digest) => provenance.recordOrigin(upstream, digest),
       }),
@@ -130,6 +141,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       metrics,
       cacheSize,
       eviction,
+      quota,
     } satisfies MirrorServices);
 
     app.addHook('onClose', async () => {
@@ -137,6 +149,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       await eviction.stop();
       await fills.drain();
       await Promise.all([...clients.values()].map((client) => client.close()));
+      await quotaView.settled();
       await metadata.close();
       await locks.close();
     });

@@ -7,6 +7,7 @@ import { RegistryError } from '../errors.ts';
 import { parseRange } from '../http-range.ts';
 import { defaultPlatformManifest, parseAccept } from '../cache/accept-negotiation.ts';
 import type { ManifestAnswer } from '../cache/manifest-cache.ts';
+import { BACKGROUND_HEADER } from '../cache/quota-policy.ts';
 import { isIndexType } from '../manifest-media-types.ts';
 import { type Digest, type ManifestReference, parseDigest } from '../reference.ts';
 import { assertRepositoryAllowed } from '../repository-rules.ts';
@@ -89,7 +90,9 @@ async function serveManifest(
   target: RouteTarget,
   reference: ManifestReference,
 ): Promise<FastifyReply> {
-  const resolved = await app.mirror.manifests.resolve(target, reference);
+  // Prefetch marks its requests as background work: they do not spend the pull quota's reserve (issue 15).
+  const options = { background: request.headers[BACKGROUND_HEADER] !== undefined };
+  const resolved = await app.mirror.manifests.resolve(target, reference, options);
   // Only a record from before issue 9 (per digest, for all upstreams) leaves provenance to be checked:
   // every newer record is the route upstream's own answer.
   if (resolved.legacyRecord) await app.mirror.provenance.admit(request, target, resolved.digest, 'manifest');
@@ -131,7 +134,7 @@ async function negotiate(
   const entry = defaultPlatformManifest(await app.mirror.manifests.read(answer));
   const digest = entry && accept.accepts(entry.mediaType) ? parseDigest(entry.digest) : undefined;
   if (!digest) throw refuse();
-  const child = await app.mirror.manifests.resolve(target, { kind: 'digest', digest });
+  const child = await app.mirror.manifests.resolve(target, { kind: 'digest', digest }, { background: request.headers[BACKGROUND_HEADER] !== undefined });
   if (child.legacyRecord) await app.mirror.provenance.admit(request, target, child.digest, 'manifest');
   // The entry's type is a claim of the index; the child's own (as its upstream served it) decides.
   if (!accept.accepts(child.mediaType)) throw refuse();

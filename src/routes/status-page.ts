@@ -78,9 +78,22 @@ function quotaCard(u: UpstreamStatus): Html {
   }
   const fraction = limit.limit > 0 ? limit.remaining / limit.limit : 0;
   const window = limit.windowSeconds ? ` per ${duration(limit.windowSeconds * 1000)}` : '';
+  // Issue 15: when the window resets (estimated) and what the reserve holds back meanwhile.
+  const resumes = limit.limitedUntil ?? limit.resetAt;
+  const held =
+    limit.state === 'limited' ? html` · <b data-quota-state="limited">upstream answered 429: only cached content until ${clock(resumes)}</b>`
+    : limit.state === 'exhausted' ? html` · <b data-quota-state="exhausted">spent: only cached content until ${clock(resumes)}</b>`
+    : limit.state === 'reserve' ? html` · <b data-quota-state="reserve">at the reserve (${limit.reserve}): changed tags serve their cached digest, prefetch paused until ${clock(resumes)}</b>`
+    : html`${limit.reserve > 0 ? ` · reserve ${limit.reserve}` : ''}`;
+  const reset = limit.presumedReset ? ' · window reset since (presumed full)' : ` · resets ~${clock(limit.resetAt)}`;
   return card(title, 'quota-remaining', limit.remaining, `${limit.remaining} / ${limit.limit}`,
-    html`pulls left${window} · seen ${duration(Date.now() - limit.seenAt)} ago`,
+    html`pulls left${window} · seen ${duration(Date.now() - limit.seenAt)} ago${reset}${held}`,
     html`<div class="bar ${fraction < 0.1 ? 'bad' : fraction < 0.3 ? 'warn' : ''}"><span style="width:${(fraction * 100).toFixed(1)}%"></span></div>`, u.name);
+}
+
+/** A time of day, UTC, as the footer writes times. */
+function clock(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
 }
 
 function cacheCard(s: StatusSummary): Html {

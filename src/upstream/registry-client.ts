@@ -16,6 +16,7 @@ import { type AuthChallenge, parseAuthChallenge } from './auth-challenge.ts';
 import { readAtMost } from './bounded-body.ts';
 import { basicAuthorization, readCredentials } from './credentials.ts';
 import { firstHeader, type RateLimitView, readRateLimit } from './rate-limit.ts';
+import { credentialOf, type QuotaView } from './quota-view.ts';
 import { type SharedTokenStore, TokenCache } from './token-cache.ts';
 import { realmRefusal } from './token-realm-policy.ts';
 import { upstreamCa } from './upstream-ca.ts';
@@ -46,6 +47,11 @@ export interface RegistryClientOptions {
   sharedTokens?: SharedTokenStore;
   /** Called for every response the upstream (or its redirect target) sends, for counting. */
   onResponse?: (event: { upstream: string; method: string; status: number; kind: string }) => void;
+  /**
+   * The pull quota view shared by replicas (issue 15): fed with every answer's ratelimit-* figures and
+   * 429s; while a 429 holds, nothing is sent to the upstream.
+   */
+  quota?: QuotaView;
 }
 
 const MAX_REDIRECTS = 5;
@@ -106,11 +112,17 @@ export class RegistryClient {
     return this.lastRateLimit;
   }
 
+  /** The credential this client's requests count against in the upstream's quota. */
+  get credential(): string {
+    return credentialOf(this.upstream);
+  }
+
   /**
    * Sends a request, authenticating as the upstream demands (one retry after a 401 challenge).
    * Resolves with whatever status the upstream finally answers; rejects only when it cannot be reached.
    */
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    await this.refuseWhileLimited();
     const scope = req.repository ? `repository:${req.repository}:pull` : undefined;
     let authorization = await this.authorizationFor(scope, false);
     let response = await this.follow(req, authorization.header);
@@ -154,6 +166,19 @@ export class RegistryClient {
 
   async close(): Promise<void> {
     await Promise.all([this.agent.close(), this.blobAgent.close()]);
+  }
+
+  /**
+   * Issue 15: after a 429 (seen by this process or a replica) nothing goes to the upstream until its
+   * Retry-After or the window's estimated reset: asking again would only spend more of a spent limit.
+   */
+  private async refuseWhileLimited(): Promise<void> {
+    const until = await this.options.quota?.limitedUntil(this.upstream.name, this.credential);
+    if (until === undefined) return;
+    throw new RegistryError('TOOMANYREQUESTS', `upstream ${this.upstream.name} rate limit reached; waiting for its window to reset`, {
+      headers: { 'retry-after': String(Math.max(1, Math.ceil((until - Date.now()) / 1000))) },
+      detail: { upstream: this.upstream.name, reason: 'limited', resumesAt: new Date(until).toISOString() },
+    });
   }
 
   /** The Authorization header to send; `own`: a token this process got from the token service itself. */
@@ -234,7 +259,17 @@ export class RegistryClient {
       }
       if (url.origin === origin) {
         const view = readRateLimit(response.headers);
-        if (view) this.lastRateLimit = view;
+        if (view) {
+          this.lastRateLimit = view;
+          this.options.quota?.observe(this.upstream.name, this.credential, view);
+        }
+        if (response.statusCode === 429 && this.options.quota) {
+          const until = this.options.quota.limited(this.upstream.name, this.credential, retryAfterSeconds(response.headers));
+          // The client's Retry-After then comes from the window (upstream-errors.ts), not a guess.
+          if (firstHeader(response.headers['retry-after']) === undefined) {
+            response.headers['retry-after'] = String(Math.max(1, Math.ceil((until - Date.now()) / 1000)));
+          }
+        }
       }
       this.options.onResponse?.({ upstream: this.upstream.name, method: req.method, status: response.statusCode, kind: kindOf(req.path) });
       const location = firstHeader(response.headers.location);
@@ -280,6 +315,15 @@ function parseTokenBody(bytes: Buffer): { token?: unknown; access_token?: unknow
   } catch {
     return undefined;
   }
+}
+
+/** Retry-After in seconds (RFC 9110 10.2.3: delay-seconds or an HTTP-date); undefined when absent or bad. */
+function retryAfterSeconds(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const value = firstHeader(headers['retry-after'])?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, Math.ceil((date - Date.now()) / 1000)) : undefined;
 }
 
 function isRedirect(status: number): boolean {

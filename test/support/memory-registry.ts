@@ -22,8 +22,15 @@ export interface MemoryRegistryOptions {
   redirectBlobs?: boolean;
   /** Answer 401 (not 404) for unknown repositories, as Docker Hub does. */
   unauthorizedForUnknown?: boolean;
-  /** Send Docker Hub's rate-limit headers (read on every response, so a test may change the numbers). */
-  rateLimit?: { limit: number; remaining: number };
+  /**
+   * Send Docker Hub's rate-limit headers (read on every response, so a test may change the numbers).
+   * With `windowMs` the registry keeps the count itself, as Docker Hub does: per credential (the account
+   * a token or Basic header names, else "anonymous"), each manifest GET takes one pull, HEAD and blobs
+   * none; at zero a manifest GET is answered 429 TOOMANYREQUESTS; a credential's first window starts at
+   * its first request with `remaining` pulls, and every window after it with `limit`. `w=` is the window
+   * in whole seconds, rounded up.
+   */
+  rateLimit?: { limit: number; remaining: number; windowMs?: number };
   /** Require these credentials with HTTP Basic auth (challenge `Basic realm=...`) on every /v2/ request. */
   basicAuth?: { username: string; password: string };
   /** Honour `n` and `last` on tags/list and send a `Link: <...>; rel="next"` header, as distribution does. */
@@ -70,6 +77,10 @@ export class MemoryRegistry {
   private port = 0;
   private cdnPort = 0;
   private readonly issuedTokens = new Set<string>();
+  /** Token -> the account it was issued to ("anonymous" without credentials). */
+  private readonly tokenAccounts = new Map<string, string>();
+  /** Per credential: when its current window started and the pulls left in it (counting mode). */
+  private readonly quotas = new Map<string, { windowStart: number; remaining: number }>();
 
   constructor(options: MemoryRegistryOptions = {}) {
     this.options = options;
@@ -106,6 +117,11 @@ export class MemoryRegistry {
 
   resetCounts(): void {
     this.requests.length = 0;
+  }
+
+  /** Pulls left for a credential in its current window (counting mode); undefined before its first request. */
+  pullsLeft(credential = 'anonymous'): number | undefined {
+    return this.quotaOf(credential)?.remaining;
   }
 
   /** Forgets every token issued so far, as a token service does when it rotates its signing key. */
@@ -164,11 +180,13 @@ export class MemoryRegistry {
     const url = new URL(req.url ?? '/', this.url);
     const kind = kindOf(url.pathname);
     this.requests.push({ method: req.method ?? '', path: url.pathname + url.search, kind, authorization: req.headers.authorization });
-    if (this.options.rateLimit) {
+    if (kind === 'token') return this.issueToken(req, url, res);
+    if (this.options.rateLimit?.windowMs !== undefined) {
+      this.countPull(req, res, false);
+    } else if (this.options.rateLimit) {
       res.setHeader('ratelimit-limit', `${this.options.rateLimit.limit};w=21600`);
       res.setHeader('ratelimit-remaining', `${this.options.rateLimit.remaining};w=21600`);
     }
-    if (kind === 'token') return this.issueToken(req, url, res);
     if (this.failWith && (!this.failWith.kinds || this.failWith.kinds.includes(kind))) {
       res.writeHead(this.failWith.status, this.failWith.headers ?? {}).end();
       return;
@@ -224,6 +242,8 @@ export class MemoryRegistry {
       const digest = reference.startsWith('sha256:') ? reference : this.tags.get(repository)?.get(reference);
       const manifest = digest ? this.manifests.get(digest) : undefined;
       if (!manifest) return this.notFound(res, 'MANIFEST_UNKNOWN');
+      // A pull is a manifest GET that would be served (Docker Hub counts neither HEAD nor errors).
+      if (this.options.rateLimit?.windowMs !== undefined && req.method === 'GET' && this.countPull(req, res, true)) return;
       res.writeHead(200, {
         'content-type': manifest.mediaType,
         'content-length': manifest.bytes.length,
@@ -319,8 +339,52 @@ export class MemoryRegistry {
     }
     const token = `t-${randomBytes(8).toString('hex')}-${url.searchParams.get('scope') ?? ''}`;
     this.issuedTokens.add(token);
+    this.tokenAccounts.set(token, wanted?.username ?? 'anonymous');
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+  }
+
+  /**
+   * Counting mode of `rateLimit`: sets the headers for the request's credential and, for a manifest GET
+   * about to be served (`take`), takes a pull; true when the request was answered (429) here instead.
+   */
+  private countPull(req: http.IncomingMessage, res: http.ServerResponse, take: boolean): boolean {
+    const options = this.options.rateLimit as { limit: number; remaining: number; windowMs: number };
+    const credential = this.credentialOf(req);
+    let quota = this.quotaOf(credential);
+    if (!quota) {
+      quota = { windowStart: Date.now(), remaining: options.remaining };
+      this.quotas.set(credential, quota);
+    }
+    const refused = take && quota.remaining <= 0;
+    if (take && !refused) quota.remaining -= 1;
+    const w = Math.ceil(options.windowMs / 1000);
+    res.setHeader('ratelimit-limit', `${options.limit};w=${w}`);
+    res.setHeader('ratelimit-remaining', `${quota.remaining};w=${w}`);
+    if (!refused) return false;
+    res.writeHead(429, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'You have reached your pull rate limit.' }] }));
+    return true;
+  }
+
+  /** The credential's quota, rolled over to a fresh window when the last one has ended. */
+  private quotaOf(credential: string): { windowStart: number; remaining: number } | undefined {
+    const options = this.options.rateLimit;
+    const quota = this.quotas.get(credential);
+    if (!quota || options?.windowMs === undefined) return quota;
+    const windows = Math.floor((Date.now() - quota.windowStart) / options.windowMs);
+    if (windows > 0) {
+      quota.windowStart += windows * options.windowMs;
+      quota.remaining = options.limit;
+    }
+    return quota;
+  }
+
+  private credentialOf(req: http.IncomingMessage): string {
+    const header = req.headers.authorization ?? '';
+    if (header.startsWith('Bearer ')) return this.tokenAccounts.get(header.slice('Bearer '.length)) ?? 'anonymous';
+    if (header.startsWith('Basic ')) return Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8').split(':')[0] ?? 'anonymous';
+    return 'anonymous';
   }
 
   private authorized(req: http.IncomingMessage): boolean {
