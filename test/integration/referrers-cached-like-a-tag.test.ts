@@ -17,7 +17,7 @@ before(async () => {
   quick = await new MemoryRegistry({ referrersApi: { etag: true } }).start();
   mirror = await startMirror({
     hub: { url: steady.url, aliases: ['docker.io'], defaultNamespace: 'library', tagTtl: '1h' },
-    quick: { url: quick.url, tagTtl: '150ms' },
+    quick: { url: quick.url, tagTtl: '1s' },
   });
 });
 after(async () => {
@@ -81,13 +81,13 @@ test('after the window: revalidated with If-None-Match (304 keeps the answer), a
   assert.equal(quick.count({ kind: 'referrers' }), 1, 'second request within the window');
 
   const revalidatedBefore = await outcomes('revalidated');
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await new Promise((resolve) => setTimeout(resolve, 1100));
   assert.deepEqual((await referrers(path)).index.manifests.map((m) => m.digest), [first.digest]);
   assert.equal(quick.count({ kind: 'referrers' }), 2, 'asked again after the window');
   assert.equal(await outcomes('revalidated'), revalidatedBefore + 1, 'the 304 counted as a revalidation');
 
   const second = addReferrerArtifact(quick, 'team/app', subject, SPDX_SBOM);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await new Promise((resolve) => setTimeout(resolve, 1100));
   assert.deepEqual((await referrers(path)).index.manifests.map((m) => m.digest), [first.digest, second.digest]);
   assert.equal(quick.count({ kind: 'referrers' }), 3);
 });
@@ -96,13 +96,13 @@ test('after the window, an upstream without ETag is asked with a plain GET and t
   const image = steady.addImage('library/plain', 'v1');
   const subject = { digest: image.digest, size: image.manifest.bytes.length };
   addReferrerArtifact(steady, 'library/plain', subject, COSIGN_SIGNATURE);
-  const short = await startMirror({ hub: { url: steady.url, tagTtl: '100ms' } });
+  const short = await startMirror({ hub: { url: steady.url, tagTtl: '600ms' } });
   try {
     const path = `${short.url}/v2/library/plain/referrers/${image.digest}`;
     assert.equal(((await (await fetch(path)).json()) as ReferrersIndex).manifests.length, 1);
     addReferrerArtifact(steady, 'library/plain', subject, SPDX_SBOM);
     assert.equal(((await (await fetch(path)).json()) as ReferrersIndex).manifests.length, 1, 'still the cached answer');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await new Promise((resolve) => setTimeout(resolve, 700));
     steady.resetCounts();
     assert.equal(((await (await fetch(path)).json()) as ReferrersIndex).manifests.length, 2);
     assert.equal(steady.count({ kind: 'referrers' }), 1);

@@ -13,7 +13,7 @@ let mirror: TestMirror;
 
 before(async () => {
   upstream = await new MemoryRegistry({ referrersApi: { supported: false } }).start();
-  mirror = await startMirror({ old: { url: upstream.url, tagTtl: '300ms' } });
+  mirror = await startMirror({ old: { url: upstream.url, tagTtl: '1500ms' } });
 });
 after(async () => {
   await mirror.close();
@@ -37,7 +37,7 @@ test('a 404 from the upstream is a 404 to the client, asked once per window', as
   assert.equal(head.status, 404);
   assert.equal(upstream.count({ kind: 'referrers' }), 1);
 
-  await new Promise((resolve) => setTimeout(resolve, 350));
+  await new Promise((resolve) => setTimeout(resolve, 1600));
   await assertNotFound(await fetch(path));
   assert.equal(upstream.count({ kind: 'referrers' }), 2, 'asked again after the window');
 });
@@ -46,7 +46,7 @@ test('a remembered 404 is answered while the upstream is down, so clients still 
   const image = upstream.addImage('team/offline', 'v1');
   const path = `${mirror.url}/v2/team/offline/referrers/${image.digest}`;
   await assertNotFound(await fetch(path));
-  await new Promise((resolve) => setTimeout(resolve, 350));
+  await new Promise((resolve) => setTimeout(resolve, 1600));
   upstream.failWith = { status: 503, kinds: ['referrers'] };
   try {
     await assertNotFound(await fetch(path));

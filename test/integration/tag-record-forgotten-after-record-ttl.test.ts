@@ -14,8 +14,8 @@ before(async () => {
   upstream = await new MemoryRegistry().start();
   busy = await new MemoryRegistry().start();
   mirror = await startMirror(
-    { hub: { url: upstream.url, tagTtl: '1h' }, busy: { url: busy.url, tagTtl: '100ms' } },
-    { extra: { metadata: { tagRecordTtl: '400ms' } } },
+    { hub: { url: upstream.url, tagTtl: '1h' }, busy: { url: busy.url, tagTtl: '300ms' } },
+    { extra: { metadata: { tagRecordTtl: '1200ms' } } },
   );
 });
 after(async () => {
@@ -39,7 +39,7 @@ test('a tag record not confirmed within tagRecordTtl is forgotten', async () => 
   upstream.resetCounts();
   await pull('/hub/v2/idle/app/manifests/v1');
   assert.equal(upstream.requests.length, 0, 'within the freshness window');
-  await sleep(500);
+  await sleep(1300);
   assert.equal(await mirror?.app.mirror.metadata.getTag('hub', 'idle/app', 'v1'), undefined, 'the record expired');
   await pull('/hub/v2/idle/app/manifests/v1');
   assert.equal(upstream.count({ method: 'GET', kind: 'manifest' }), 1, 'fetched again');
@@ -50,7 +50,7 @@ test('a tag revalidated more often than tagRecordTtl keeps its record', async ()
   await pull('/busy/v2/busy/app/manifests/v1');
   busy.resetCounts();
   for (let i = 0; i < 5; i++) {
-    await sleep(150);
+    await sleep(450);
     await pull('/busy/v2/busy/app/manifests/v1');
   }
   assert.equal(busy.count({ method: 'GET', kind: 'manifest' }), 0, 'never re-fetched: each HEAD renewed the record');
