@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { ConfigInput } from '../../src/config.ts';
+import { parseDigest } from '../../src/reference.ts';
+import { s3ClientFor, startRgw, type Rgw } from '../support/ceph-rgw.ts';
+import { MemoryRegistry } from '../support/memory-registry.ts';
+import { startMirror, type TestMirror } from '../support/mirror.ts';
+import { seedImage, type SeededImage } from './support/images.ts';
+import { skopeoCopy } from './support/skopeo-client.ts';
+import { makeTempDir, removeTempDir } from './support/temp-dir.ts';
+import { startUpstreamRegistry, type UpstreamRegistry } from './support/upstream-registry.ts';
+
+// Issue 10: a mirror configured with storage.s3 keeps everything in a real Ceph RGW bucket — a pull costs
+// the upstream once, the second pull nothing, ranges are served from the bucket, and every object in the
+// bucket hashes to its key's digest — and a real client (skopeo) pulls through it from a real registry.
+
+const MiB = 1024 * 1024;
+const Bucket = 'pullthrough-mirror';
+const ACCESS = 'PT_E2E_S3_ACCESS_KEY';
+const SECRET = 'PT_E2E_S3_SECRET_KEY';
+let rgw: Rgw;
+let admin: S3Client;
+
+before(async () => {
+  rgw = await startRgw();
+  admin = s3ClientFor(rgw);
+  await admin.send(new CreateBucketCommand({ Bucket }));
+  process.env[ACCESS] = rgw.accessKeyId;
+  process.env[SECRET] = rgw.secretAccessKey;
+});
+after(async () => {
+  delete process.env[ACCESS];
+  delete process.env[SECRET];
+  admin?.destroy();
+  await rgw?.stop();
+});
+
+function s3Storage(prefix: string): { s3: Record<string, unknown> } {
+  return { s3: { endpoint: rgw.endpoint, bucket: Bucket, prefix, forcePathStyle: true, accessKeyEnv: ACCESS, secretKeyEnv: SECRET } };
+}
+
+/** Every object under `prefix`: [key, sha256 of its bytes as read back from the bucket]. */
+async function bucketObjects(prefix: string): Promise<Array<[string, string]>> {
+  const objects: Array<[string, string]> = [];
+  const page = await admin.send(new ListObjectsV2Command({ Bucket, Prefix: prefix }));
+  for (const object of page.Contents ?? []) {
+    const out = await admin.send(new GetObjectCommand({ Bucket, Key: object.Key }));
+    const hash = createHash('sha256');
+    for await (const chunk of out.Body as AsyncIterable<Buffer>) hash.update(chunk);
+    objects.push([object.Key as string, hash.digest('hex')]);
+  }
+  return objects;
+}
+
+async function assertBucketHoldsOnlyVerifiedBlobs(prefix: string, expected: string[]): Promise<void> {
+  const objects = await bucketObjects(prefix);
+  assert.deepEqual(objects.map(([key]) => key).sort(), expected.map((digest) => `${prefix}blobs/sha256/${digest.slice('sha256:'.length)}`).sort());
+  for (const [key, hex] of objects) assert.equal(`${prefix}blobs/sha256/${hex}`, key, `${key} hashes to its key`);
+  assert.equal((await admin.send(new ListMultipartUploadsCommand({ Bucket, Prefix: prefix }))).Uploads?.length ?? 0, 0, 'no multipart upload left');
+}
+
+test('a mirror on S3 pulls once, serves the second pull and ranges from the bucket, and keeps only verified objects', async (t) => {
+  const upstream = await new MemoryRegistry().start();
+  const prefix = 'memory/';
+  const scratch = await makeTempDir('s3mirror');
+  const mirror: TestMirror = await startMirror({ hub: { url: upstream.url } }, { extra: { storage: { ...s3Storage(prefix), path: scratch } } });
+  t.after(async () => {
+    await mirror.close();
+    await upstream.stop();
+    await removeTempDir(scratch);
+  });
+  const image = upstream.addImage('team/app', '1.0');
+  const big = upstream.addRandomBlob(24 * MiB + 11);
+  const pull = async (): Promise<void> => {
+    const manifest = await fetch(`${mirror.url}/v2/team/app/manifests/1.0`);
+    assert.equal(manifest.status, 200);
+    assert.deepEqual(Buffer.from(await manifest.arrayBuffer()), image.manifest.bytes);
+    for (const digest of [image.config, image.layer, big.digest]) {
+      const blob = await fetch(`${mirror.url}/v2/team/app/blobs/${digest}`);
+      assert.equal(blob.status, 200, digest);
+      const bytes = Buffer.from(await blob.arrayBuffer());
+      assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, digest);
+    }
+  };
+  await pull();
+  assert.ok(upstream.count({ kind: 'blob' }) >= 3, 'the first pull went upstream');
+  await mirror.app.mirror.fills.get(parseDigest(big.digest) ?? assert.fail())?.finished;
+
+  upstream.resetCounts();
+  await pull();
+  const ranged = await fetch(`${mirror.url}/v2/team/app/blobs/${big.digest}`, { headers: { range: `bytes=${9 * MiB}-${20 * MiB - 1}` } });
+  assert.equal(ranged.status, 206);
+  assert.deepEqual(Buffer.from(await ranged.arrayBuffer()), big.bytes.subarray(9 * MiB, 20 * MiB));
+  assert.equal(upstream.count(), 0, 'the second pull and the range came from the bucket');
+  await assertBucketHoldsOnlyVerifiedBlobs(prefix, [image.digest, image.config, image.layer, big.digest]);
+});
+
+test('skopeo pulls through the S3-backed mirror from a real registry; the second pull costs the upstream nothing', async (t) => {
+  const upstream: UpstreamRegistry = await startUpstreamRegistry({ auth: 'token' });
+  const workDir = await makeTempDir('s3skopeo');
+  const prefix = 'skopeo/';
+  const images: SeededImage[] = [];
+  for (const kind of ['oci', 'multi-arch'] as const) {
+    images.push(await seedImage(upstream, { name: `library/s3-${kind}`, tag: 'v1', kind, extraLayerBytes: 6 * MiB }));
+  }
+  const upstreams: ConfigInput['upstreams'] = { dockerhub: { url: upstream.url, aliases: ['docker.io'], defaultNamespace: 'library', tagTtl: '1h' } };
+  const mirror = await startMirror(upstreams, { keyv: 'configured', extra: { storage: { ...s3Storage(prefix), path: path.join(workDir, 'scratch') } } });
+  t.after(async () => {
+    await mirror.close();
+    await upstream.stop();
+    await removeTempDir(workDir);
+  });
+  const host = new URL(mirror.url).host;
+  let n = 0;
+  for (const image of images) {
+    const copied = await skopeoCopy(`${host}/dockerhub/${image.name.replace(/^library\//, '')}:${image.tag}`, path.join(workDir, `a${n++}`), { all: true });
+    assert.ok(copied.ok, copied.output);
+    assert.equal(copied.digest, image.digest);
+  }
+  await mirror.app.mirror.fills.drain();
+  upstream.resetCounts();
+  for (const image of images) {
+    const copied = await skopeoCopy(`${host}/docker.io/${image.name}:${image.tag}`, path.join(workDir, `b${n++}`), { all: true });
+    assert.ok(copied.ok, copied.output);
+    assert.equal(copied.digest, image.digest);
+  }
+  assert.equal(upstream.count(), 0, 'second pull: 0 upstream requests');
+  const objects = await bucketObjects(prefix);
+  assert.ok(objects.length >= 8, `manifests, configs and layers kept in the bucket (${objects.length})`);
+  for (const [key, hex] of objects) assert.equal(`${prefix}blobs/sha256/${hex}`, key, `${key} hashes to its key`);
+});
+
