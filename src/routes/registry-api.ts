@@ -12,6 +12,7 @@ import { isIndexType } from '../manifest-media-types.ts';
 import { type Digest, type ManifestReference, parseDigest } from '../reference.ts';
 import { assertRepositoryAllowed } from '../repository-rules.ts';
 import { parseRegistryPath, type RouteTarget } from '../routing.ts';
+import { blobRedirect } from '../storage/blob-redirect.ts';
 import { passThrough } from './passthrough.ts';
 import { serveReferrers } from './referrers-route.ts';
 import './request-context.ts';
@@ -173,6 +174,12 @@ async function serveBlob(
   if (source.outcome === 'miss') await app.mirror.provenance.recordOrigin(target.upstream.name, digest);
   else await app.mirror.provenance.admit(request, target, digest, 'blob');
   setCacheOutcome(request, source.outcome);
+  // storage.s3.redirect (issue 10): a kept blob goes from the bucket straight to the client, after the
+  // checks above; one still being filled is streamed. No redirect: stream it as always.
+  if (source.outcome === 'hit' && !app.mirror.fills.get(digest)) {
+    const location = await blobRedirect(app.mirror.config, digest, request.log);
+    if (location) return reply.code(307).header('location', location).send();
+  }
   // Pinned while it streams: this process's sweeper leaves it alone however long the download takes. A
   // fill needs no note here: it asked eviction for room before its first byte (src/storage/disk-room.ts).
   if (source.outcome === 'hit') reply.raw.once('close', app.mirror.eviction.serving(digest));

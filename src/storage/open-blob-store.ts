@@ -8,7 +8,9 @@ import type { Logger } from '../logger.ts';
 import type { BlobStore } from './blob-store.ts';
 import { FilesystemBlobStore } from './filesystem-blob-store.ts';
 import { S3BlobStore } from './s3-blob-store.ts';
-import { s3ClientFromConfig } from './s3-client.ts';
+import { registerBlobRedirector } from './blob-redirect.ts';
+import { s3ClientConfig, s3ClientFromConfig } from './s3-client.ts';
+import { S3Client } from '@aws-sdk/client-s3';
 
 /**
  * The store a server uses. With `sharedWithReplicas` (Redis configured: other replicas may use the same
@@ -17,8 +19,11 @@ import { s3ClientFromConfig } from './s3-client.ts';
  * stop the start with one clear ConfigError.
  */
 export async function openBlobStore(config: Config, options: { sharedWithReplicas?: boolean; log?: Logger } = {}): Promise<BlobStore> {
-  if (config.storage.s3) return openS3(config, options.log, false);
-  return FilesystemBlobStore.open(config.storage.path, options);
+  if (!config.storage.s3) return FilesystemBlobStore.open(config.storage.path, options);
+  const store = await openS3(config, options.log, false);
+  // Kept-blob GETs answered with a 307 to a presigned URL (serveBlob), when asked for.
+  if (config.storage.s3.redirect) registerBlobRedirector(config, store);
+  return store;
 }
 
 /** The store of a running mirror, for another process (the CLI's gc and verify): touches no write in flight. */
@@ -30,18 +35,21 @@ export async function attachBlobStore(config: Config): Promise<BlobStore> {
 async function openS3(config: Config, log: Logger | undefined, attach: boolean): Promise<S3BlobStore> {
   const s3 = config.storage.s3 as NonNullable<Config['storage']['s3']>;
   let client;
+  let presignClient;
   try {
     client = s3ClientFromConfig(s3);
+    if (s3.redirect && s3.publicEndpoint !== undefined) presignClient = new S3Client(s3ClientConfig(s3, s3.publicEndpoint));
   } catch (error) {
     throw new ConfigError('storage.s3', [(error as Error).message]);
   }
   try {
     return await S3BlobStore.open(
-      { client, bucket: s3.bucket, prefix: s3.prefix, scratchDir: config.storage.path, endpoint: s3.endpoint ?? 'AWS S3', ...(log && { log }) },
+      { client, bucket: s3.bucket, prefix: s3.prefix, scratchDir: config.storage.path, endpoint: s3.endpoint ?? 'AWS S3', ...(log && { log }), ...(presignClient && { presignClient }) },
       { attach },
     );
   } catch (error) {
     client.destroy();
+    presignClient?.destroy();
     if ((error as NodeJS.ErrnoException).code?.startsWith('S3_')) throw new ConfigError('storage.s3', [(error as Error).message]);
     throw error;
   }

@@ -47,6 +47,7 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ExclusiveLock } from '../leases/lease.ts';
 import type { Logger } from '../logger.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
@@ -96,7 +97,15 @@ export interface S3BlobStoreOptions {
   log?: Logger;
   /** How messages name the endpoint (default "AWS S3"). */
   endpoint?: string;
+  /**
+   * Signs presigned URLs (storage.s3.redirect): a client for the endpoint clients reach the bucket by
+   * (storage.s3.publicEndpoint), else `client`. Signing makes no request.
+   */
+  presignClient?: S3Client;
 }
+
+/** How long a presigned blob URL stays valid: long enough to start a large layer on a slow link. */
+const PRESIGNED_URL_SECONDS = 20 * 60;
 
 /** What S3 answered, reduced to what the store acts on. */
 function statusOf(error: unknown): number | undefined {
@@ -138,6 +147,7 @@ export class S3BlobStore implements BlobStore {
   /** Keys removed while readers had them open: gone for everyone else, deleted when the last reader closes. */
   private readonly removing = new Set<string>();
   private sweeper: NodeJS.Timeout | undefined;
+  private readonly presignClient: S3Client;
 
   private constructor(options: S3BlobStoreOptions) {
     this.client = options.client;
@@ -151,6 +161,7 @@ export class S3BlobStore implements BlobStore {
     this.copyPartSize = options.copyPartSize ?? DEFAULT_COPY_PART_SIZE;
     this.log = options.log;
     this.endpoint = options.endpoint ?? 'AWS S3';
+    this.presignClient = options.presignClient ?? options.client;
   }
 
   /**
@@ -182,6 +193,14 @@ export class S3BlobStore implements BlobStore {
   close(): void {
     if (this.sweeper) clearInterval(this.sweeper);
     this.client.destroy();
+    if (this.presignClient !== this.client) this.presignClient.destroy();
+  }
+
+  /** A short-lived GET URL for a kept blob (storage.s3.redirect); undefined when it is not kept. */
+  async presignedUrl(digest: Digest): Promise<string | undefined> {
+    // A blob being filled (here or by another replica) has no object yet: it is streamed, never redirected.
+    if (!(await this.stat(digest))) return undefined;
+    return getSignedUrl(this.presignClient, new GetObjectCommand({ Bucket: this.bucket, Key: this.keyFor(digest) }), { expiresIn: PRESIGNED_URL_SECONDS });
   }
 
   keyFor(digest: Digest): string {
