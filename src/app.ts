@@ -13,6 +13,8 @@ import { mirrorServices } from './plugins/mirror-services.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { ListingDispatcher } from './upstream/listing-dispatcher.ts';
 import { requestMetrics } from './observability/request-metrics.ts';
+import { deniedRequests } from './observability/denied-requests.ts';
+import { warmSetPlugin } from './plugins/warm-set-plugin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsEndpoint } from './routes/metrics-endpoint.ts';
 import { registryApi } from './routes/registry-api.ts';
@@ -117,6 +119,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // Listings go through each upstream client's own pool: its CA, address policy and time-outs (issue 9).
   await app.register(replyFrom, { undici: new ListingDispatcher(app.mirror.clients.values()) });
   await app.register(requestMetrics);
+  await app.register(deniedRequests);
+  // The pinned warm set (config prefetch:, issue 13): warmed in the background once the app is ready.
+  await app.register(warmSetPlugin);
   // Before every route: with `auth` configured, requests are authenticated before anything is served.
   await app.register(clientAuth, { config });
   await app.register(registryApi);

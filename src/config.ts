@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './duration.ts';
+import { pinnedImage, pinnedImageProblems } from './prefetch/pinned-config.ts';
 
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
 
@@ -226,6 +227,9 @@ const schema = z
     // Virtual hosts by wildcard (issue 13): with "*.cache.local", ghcr.cache.local routes to the upstream
     // whose name or alias is the first label ("ghcr"); an unknown label is NAME_UNKNOWN.
     virtualHosts: z.string().regex(/^\*\.[a-z0-9.-]+$/i, 'expected a wildcard such as *.cache.local').optional(),
+    // Pinned warm set (issue 13): images fetched at start, refreshed every tagTtl, never evicted while
+    // listed (src/prefetch/warm-set.ts). `pullthrough prefetch` stays for one-off use.
+    prefetch: z.preprocess((value) => value ?? [], z.array(pinnedImage)),
     // X-Forwarded-Host/-Proto/-For name the client's view only when a trusted proxy set them.
     trustProxy: z.boolean().default(false),
     // HTTPS from PEM files (read and checked at start); absent = plain HTTP, e.g. behind a TLS proxy.
@@ -336,6 +340,7 @@ function crossKeyProblems(raw: unknown): string[] {
       owner.set(alias.toLowerCase(), name);
     }
   }
+  problems.push(...pinnedImageProblems(config.prefetch, new Set(owner.keys())));
   return problems;
 }
 

@@ -31,8 +31,15 @@ export function isRepositoryAllowed(upstream: Readonly<UpstreamConfig>, reposito
   return allow === undefined || allow.some((rule) => rule.test(repository));
 }
 
-export function assertRepositoryAllowed(upstream: Readonly<UpstreamConfig>, repository: string): void {
-  if (!isRepositoryAllowed(upstream, repository)) {
-    throw new RegistryError('DENIED', `repository ${repository} is not served by this mirror`, { detail: { upstream: upstream.name, repository } });
+/** DENIED by a rule of this mirror (not by an upstream): counted on the status page and /metrics. */
+export class RepositoryDeniedError extends RegistryError {
+  readonly upstream: string;
+  constructor(upstream: string, repository: string) {
+    super('DENIED', `repository ${repository} is not served by this mirror`, { detail: { upstream, repository } });
+    this.upstream = upstream;
   }
+}
+
+export function assertRepositoryAllowed(upstream: Readonly<UpstreamConfig>, repository: string): void {
+  if (!isRepositoryAllowed(upstream, repository)) throw new RepositoryDeniedError(upstream.name, repository);
 }

@@ -103,6 +103,8 @@ export class Evictor implements DiskRoom {
   /** When a sweep for room last freed nothing (all in use): no point sweeping again at once. */
   private noRoomSince: number | undefined;
   private stopped = false;
+  /** Other sources of digests never to evict (issue 13: the configured warm set), asked at each sweep. */
+  private readonly keepers: Array<() => ReadonlySet<string>> = [];
 
   constructor(options: EvictorOptions) {
     this.options = options;
@@ -131,6 +133,21 @@ export class Evictor implements DiskRoom {
   /** Notes that a kept blob or manifest was served (refreshes its LRU position). */
   recordAccess(digest: Digest): void {
     this.options.access?.record(digest);
+  }
+
+  /**
+   * Keeps whatever `source` names (asked afresh at every sweep and again right before each removal) out
+   * of every sweep of this process: the warm set's images stay while they are listed (issue 13).
+   */
+  keep(source: () => ReadonlySet<string>): void {
+    this.keepers.push(source);
+  }
+
+  /** Digests being served here and those kept by a `keep` source. */
+  private pinnedNow(): ReadonlySet<string> {
+    const pinned = new Set(this.options.access?.pinned() ?? []);
+    for (const source of this.keepers) for (const digest of source()) pinned.add(digest);
+    return pinned;
   }
 
   /** Records an access and keeps `digest` from this process's sweeps until the returned function runs. */
@@ -278,7 +295,7 @@ export class Evictor implements DiskRoom {
   }
 
   private async sweepOnce(overrides: SweepOptions, leaseLost: () => boolean): Promise<SweepReport> {
-    const { store, log, access, metrics, graceMs } = this.options;
+    const { store, log, metrics, graceMs } = this.options;
     const started = Date.now();
     const maxBytes = overrides.maxBytes ?? this.options.maxBytes;
     const maxAgeMs = overrides.maxAgeMs ?? this.options.maxAgeMs;
@@ -293,7 +310,7 @@ export class Evictor implements DiskRoom {
     }
     for (const digest of this.references.keys()) if (!seen.has(digest)) this.references.delete(digest);
     const tempBytes = (await store.inFlight()).bytes;
-    const pinned = access?.pinned() ?? new Set<string>();
+    const pinned = this.pinnedNow();
     const plan = planEviction(candidates, {
       ...(maxBytes !== undefined && { maxBytes }),
       ...(maxAgeMs !== undefined && { maxAgeMs }),
@@ -320,7 +337,7 @@ export class Evictor implements DiskRoom {
       if (!digest) continue;
       // Used since the listing (by any replica), or being served here: keep it.
       const modified = await store.accessedAt(digest);
-      if (modified === undefined || Date.now() - modified < graceMs || access?.pinned().has(planned.digest)) {
+      if (modified === undefined || Date.now() - modified < graceMs || this.pinnedNow().has(planned.digest)) {
         skipped += 1;
         continue;
       }
