@@ -10,6 +10,7 @@ import { formatBytes } from '../observability/byte-size.ts';
 import { type StatusSummary, summarize, type UpstreamStatus } from '../observability/status-summary.ts';
 import { type Html, html, page } from './html-page.ts';
 import { mirrorAddress } from './mirror-address.ts';
+import { pinnedImagesSection } from './pinned-images-section.ts';
 import { trafficChart } from './traffic-chart.ts';
 
 const REFRESH_SECONDS = 15;
@@ -21,11 +22,11 @@ export async function statusPage(app: FastifyInstance): Promise<void> {
     return reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(page({ title: `pullthrough · ${address.host}`, subtitle: `${address.host} · up ${duration(Date.now() - summary.startedAt)}`, body: body(summary), refreshSeconds: REFRESH_SECONDS }));
+      .send(page({ title: `pullthrough · ${address.host}`, subtitle: `${address.host} · up ${duration(Date.now() - summary.startedAt)}`, body: body(summary, await pinnedImagesSection(app)), refreshSeconds: REFRESH_SECONDS }));
   });
 }
 
-function body(s: StatusSummary): Html {
+function body(s: StatusSummary, pinned: Html): Html {
   return html`
 <div class="grid">
 ${card('Hit ratio', 'hit-ratio', s.hitRatio ?? '', s.hitRatio === undefined ? '—' : percent(s.hitRatio),
@@ -60,7 +61,7 @@ ${s.topImages.length === 0
       })}</tbody></table>`}
 </section>
 </div>
-
+${pinned}
 <footer>Counted since ${new Date(s.startedAt).toISOString().replace('T', ' ').slice(0, 16)} UTC (in-memory; a restart starts over) · cache size from a background scan${s.cache.scannedAt ? html` ${duration(Date.now() - s.cache.scannedAt)} ago` : ' (pending)'} · ${s.fillsInFlight} download${s.fillsInFlight === 1 ? '' : 's'} in flight · updates every ${REFRESH_SECONDS} s · raw numbers at <a href="/metrics">/metrics</a></footer>
 `;
 }
