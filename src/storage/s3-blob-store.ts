@@ -48,6 +48,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { RegistryError } from '../errors.ts';
 import type { ExclusiveLock } from '../leases/lease.ts';
 import type { Logger } from '../logger.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
@@ -117,12 +118,22 @@ function isMissing(error: unknown): boolean {
   return statusOf(error) === 404 || name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchUpload';
 }
 
+/**
+ * An object store that cannot be reached or fails (5xx) makes reads answer 503, not 500: the mirror is
+ * fine, its storage is not (and the client may retry). Other errors pass unchanged.
+ */
+function unavailable(error: unknown): unknown {
+  const status = statusOf(error);
+  if (error instanceof RegistryError || (status !== undefined && status < 500)) return error;
+  return new RegistryError('UNAVAILABLE', 'object storage unavailable', { cause: error });
+}
+
 async function ifPresent<T>(operation: Promise<T>): Promise<T | undefined> {
   try {
     return await operation;
   } catch (error) {
     if (isMissing(error)) return undefined;
-    throw error;
+    throw unavailable(error);
   }
 }
 
@@ -234,7 +245,7 @@ export class S3BlobStore implements BlobStore {
         );
       } catch (error) {
         if (isMissing(error)) throw notKept(digest);
-        throw error;
+        throw unavailable(error);
       }
       const stream = out.Body as Readable;
       try {

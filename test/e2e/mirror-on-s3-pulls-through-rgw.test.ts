@@ -133,3 +133,55 @@ test('skopeo pulls through the S3-backed mirror from a real registry; the second
   for (const [key, hex] of objects) assert.equal(`${prefix}blobs/sha256/${hex}`, key, `${key} hashes to its key`);
 });
 
+
+test('object storage down: kept and cold blobs answer 503 and /readyz fails, a write in flight keeps nothing; all recovers when it returns', async (t) => {
+  const upstream = await new MemoryRegistry().start();
+  const prefix = 'faults/';
+  const scratch = await makeTempDir('s3faults');
+  const mirror = await startMirror({ hub: { url: upstream.url } }, { extra: { storage: { ...s3Storage(prefix), path: scratch } } });
+  t.after(async () => {
+    await rgw.startGateway();
+    await mirror.close();
+    await upstream.stop();
+    await removeTempDir(scratch);
+  });
+  upstream.addImage('team/app', '1.0');
+  const kept = upstream.addRandomBlob(2 * MiB);
+  assert.equal((await fetch(`${mirror.url}/v2/team/app/blobs/${kept.digest}`).then(async (r) => (await r.arrayBuffer(), r))).status, 200);
+  await mirror.app.mirror.fills.get(parseDigest(kept.digest) ?? assert.fail())?.finished;
+
+  // A write under way when the gateway goes: hashing goes on, nothing is kept, nothing partial is visible.
+  const store = mirror.app.mirror.store;
+  const bytes = Buffer.concat(Array.from({ length: 20 }, (_, i) => Buffer.alloc(MiB, i)));
+  const writer = (await store.create('sha256', { streamThroughOnDiskError: true })).streamThroughOnDiskError();
+  await writer.write(bytes.subarray(0, 10 * MiB));
+  await rgw.stopGateway();
+  for (let at = 10 * MiB; at < bytes.length; at += MiB) await writer.write(bytes.subarray(at, at + MiB));
+  const digest = parseDigest(`sha256:${createHash('sha256').update(bytes).digest('hex')}`) ?? assert.fail();
+  assert.notEqual(writer.storeError, undefined, 'the failed upload stopped the keeping, not the write');
+  await writer.verify(digest);
+  await assert.rejects(writer.persist(digest), /not kept|unavailable/);
+  await writer.abort();
+
+  upstream.resetCounts();
+  const cold = upstream.addRandomBlob(MiB);
+  for (const blob of [kept, cold]) {
+    const answer = await fetch(`${mirror.url}/v2/team/app/blobs/${blob.digest}`);
+    assert.equal(answer.status, 503, blob === kept ? 'kept' : 'cold');
+    assert.equal(((await answer.json()) as { errors: Array<{ code: string }> }).errors[0]?.code, 'UNAVAILABLE');
+  }
+  assert.equal(upstream.count(), 0, 'nothing fetched that could not be kept');
+  assert.equal((await fetch(`${mirror.url}/readyz`)).status, 503);
+
+  await rgw.startGateway();
+  assert.equal((await fetch(`${mirror.url}/readyz`)).status, 200);
+  for (const blob of [kept, cold]) {
+    const answer = await fetch(`${mirror.url}/v2/team/app/blobs/${blob.digest}`);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(Buffer.from(await answer.arrayBuffer()), blob.bytes);
+  }
+  await mirror.app.mirror.fills.get(parseDigest(cold.digest) ?? assert.fail())?.finished;
+  // The dead write's upload is an orphan for the sweeper; no object under blobs/ ever held its bytes.
+  await (store as unknown as { sweepOrphans(ageMs: number): Promise<unknown> }).sweepOrphans(0);
+  await assertBucketHoldsOnlyVerifiedBlobs(prefix, [kept.digest, cold.digest]);
+});
