@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   DIGEST_INVALID: { status: 400, message: 'provided digest did not match uploaded content' },
   MANIFEST_INVALID: { status: 400, message: 'manifest invalid' },
   RANGE_INVALID: { status: 416, message: 'requested range not satisfiable' },
+  PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   UNAUTHORIZED: { status: 401, message: 'authentication required' },
   DENIED: { status: 403, message: 'requested access to the resource is denied' },
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },

@@ -12,6 +12,7 @@ import { assertValidName, type Digest, type ManifestReference, parseManifestRefe
 
 export type RegistryEndpoint =
   | { kind: 'ping' }
+  | { kind: 'catalog' }
   | { kind: 'manifest'; name: string; reference: ManifestReference }
   | { kind: 'blob'; name: string; digest: Digest }
   | { kind: 'tags'; name: string }
@@ -37,6 +38,8 @@ export function parseRegistryPath(pathname: string): ParsedPath | undefined {
   const rest = (unprefixed ? api[1] : api[2]) ?? '/';
   const withPrefix = (endpoint: RegistryEndpoint): ParsedPath => (prefix === undefined ? { endpoint } : { prefix, endpoint });
   if (rest === '/' || rest === '') return withPrefix({ kind: 'ping' });
+  // The spec's catalog (issue 12): not a repository named "_catalog", which the name grammar forbids anyway.
+  if (rest === '/_catalog') return withPrefix({ kind: 'catalog' });
 
   // Greedy name: the endpoint keywords are matched at the end, so a name may itself contain "blobs".
   // An upload is blobs/uploads/ followed by at most an id; anything longer is a name with those segments.

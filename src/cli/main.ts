@@ -7,6 +7,7 @@ import { ConfigError } from '../config.ts';
 import { CONFIG_HELP, configCommand } from './config-command.ts';
 import { EXIT, EXIT_CODES_HELP, UsageError } from './exit-codes.ts';
 import { GC_HELP, gcCommand } from './gc-command.ts';
+import { LS_HELP, lsCommand } from './ls-command.ts';
 import { PREFETCH_HELP, prefetchCommand } from './prefetch-command.ts';
 import { QUOTA_HELP, quotaCommand } from './quota-command.ts';
 import { SERVE_HELP, serveCommand } from './serve-command.ts';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   serve: { run: serveCommand, help: SERVE_HELP },
   prefetch: { run: prefetchCommand, help: PREFETCH_HELP },
   quota: { run: quotaCommand, help: QUOTA_HELP },
+  ls: { run: lsCommand, help: LS_HELP },
   gc: { run: gcCommand, help: GC_HELP },
   verify: { run: verifyCommand, help: VERIFY_HELP },
   config: { run: configCommand, help: CONFIG_HELP },
@@ -29,6 +31,7 @@ Commands:
   serve              run the mirror (what npm start does)
   prefetch IMAGE...  warm the cache by pulling images through a running mirror
   quota              each upstream's pull quota as the running mirror sees it
+  ls [NAME...]       list the cached images: tags, digests, sizes, last use
   gc                 evict now (storage.maxSize / maxAge) and report what was freed
   verify             re-hash every kept blob; remove and report corrupt ones
   config check       validate the configuration and print it resolved, secrets masked

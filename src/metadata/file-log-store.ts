@@ -93,51 +93,8 @@ export class FileLogStore extends EventEmitter implements KeyvStoreAdapter {
     await mkdir(dirname(fullPath), { recursive: true });
     await removeStaleTempFiles(fullPath, warn);
 
-    let contents: Buffer;
-    try {
-      contents = await readFile(fullPath);
-    } catch (error) {
-      if (!isErrno(error, 'ENOENT')) throw error;
-      contents = Buffer.alloc(0);
-    }
-
-    const entries = new Map<string, Entry>();
-    const now = Date.now();
-    const lastNewline = contents.lastIndexOf(NEWLINE);
-    const complete = contents.subarray(0, lastNewline + 1);
-    const tail = contents.subarray(lastNewline + 1);
-    let logRecords = 0;
-    let start = 0;
-    let lineNumber = 0;
-    while (start < complete.length) {
-      const end = complete.indexOf(NEWLINE, start);
-      const line = complete.subarray(start, end);
-      start = end + 1;
-      lineNumber++;
-      if (isBlank(line)) continue;
-      logRecords++;
-      const record = parseRecord(line);
-      if (record === undefined) {
-        warn(`${fullPath}:${lineNumber}: skipping unparsable log line (${line.length} bytes)`);
-        continue;
-      }
-      applyRecord(entries, record, now);
-    }
-
-    // A line without its newline is what a crash mid-append leaves. If it still parses it is a
-    // whole record that only lost the newline (a proper prefix of a JSON object never parses).
-    let tailAction: 'none' | 'terminate' | 'truncate' = 'none';
-    if (tail.length > 0) {
-      const record = isBlank(tail) ? undefined : parseRecord(tail);
-      if (record === undefined) {
-        tailAction = 'truncate';
-        warn(`${fullPath}: ignoring torn last line (${tail.length} bytes), probably from a crash mid-write`);
-      } else {
-        tailAction = 'terminate';
-        logRecords++;
-        applyRecord(entries, record, now);
-      }
-    }
+    const contents = await readLog(fullPath);
+    const { entries, logRecords, complete, tailAction } = replay(contents, fullPath, warn, Date.now());
 
     const handle = await open(fullPath, 'a');
     let fileSize = contents.length;
@@ -165,6 +122,16 @@ export class FileLogStore extends EventEmitter implements KeyvStoreAdapter {
       }
     }
     return store;
+  }
+
+  /**
+   * The live entries (raw values, as Keyv stored them) of a log that another process owns, for a reader
+   * such as `pullthrough ls`: read once, nothing written, truncated, compacted or removed.
+   */
+  static async readLive(path: string): Promise<Map<string, unknown>> {
+    const fullPath = resolve(path);
+    const { entries } = replay(await readLog(fullPath), fullPath, () => undefined, Date.now());
+    return new Map([...entries].map(([key, entry]) => [key, entry.value]));
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
@@ -497,4 +464,59 @@ function isErrno(error: unknown, code: string): boolean {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+async function readLog(fullPath: string): Promise<Buffer> {
+  try {
+    return await readFile(fullPath);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+    return Buffer.alloc(0);
+  }
+}
+
+/** Replays a log's records into entries (expired ones left out) and says what to do with a last line without its newline. */
+function replay(
+  contents: Buffer,
+  fullPath: string,
+  warn: (msg: string) => void,
+  now: number,
+): { entries: Map<string, Entry>; logRecords: number; complete: Buffer; tailAction: 'none' | 'terminate' | 'truncate' } {
+  const entries = new Map<string, Entry>();
+  const lastNewline = contents.lastIndexOf(NEWLINE);
+  const complete = contents.subarray(0, lastNewline + 1);
+  const tail = contents.subarray(lastNewline + 1);
+  let logRecords = 0;
+  let start = 0;
+  let lineNumber = 0;
+  while (start < complete.length) {
+    const end = complete.indexOf(NEWLINE, start);
+    const line = complete.subarray(start, end);
+    start = end + 1;
+    lineNumber++;
+    if (isBlank(line)) continue;
+    logRecords++;
+    const record = parseRecord(line);
+    if (record === undefined) {
+      warn(`${fullPath}:${lineNumber}: skipping unparsable log line (${line.length} bytes)`);
+      continue;
+    }
+    applyRecord(entries, record, now);
+  }
+
+  // A line without its newline is what a crash mid-append leaves. If it still parses it is a
+  // whole record that only lost the newline (a proper prefix of a JSON object never parses).
+  let tailAction: 'none' | 'terminate' | 'truncate' = 'none';
+  if (tail.length > 0) {
+    const record = isBlank(tail) ? undefined : parseRecord(tail);
+    if (record === undefined) {
+      tailAction = 'truncate';
+      warn(`${fullPath}: ignoring torn last line (${tail.length} bytes), probably from a crash mid-write`);
+    } else {
+      tailAction = 'terminate';
+      logRecords++;
+      applyRecord(entries, record, now);
+    }
+  }
+  return { entries, logRecords, complete, tailAction };
 }

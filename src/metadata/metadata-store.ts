@@ -42,12 +42,45 @@ export interface AbsenceRecord {
   until: number;
 }
 
+/**
+ * The catalog index (issue 12, item 12): Keyv lists nothing across backends, so each upstream has one
+ * record naming its cached repositories, and each repository one naming its tags. Written when a tag
+ * record is, bounded, and expiring like tag records: an entry may outlive its tag record (a reader
+ * treats the index as what was cached, and checks the store for what still is).
+ */
+export interface IndexedTag {
+  tag: string;
+  digest: string;
+  mediaType: string;
+  /** The manifest's own size. */
+  size: number;
+  /** Last time the tag was fetched or revalidated (ms since epoch): its last use, to within its freshness window. */
+  usedAt: number;
+}
+
+export interface IndexedRepository {
+  repository: string;
+  usedAt: number;
+}
+
+/** One replica slot's share of the persisted counters (issue 12, item 15). */
+export interface StatsRecord {
+  /** When this slot first counted (ms since epoch). */
+  since: number;
+  counts: Record<string, number>;
+}
+
 export interface MetadataStoreOptions {
   /** Tag records not rewritten for this long expire (ms); absent = never (tests, CLI tools). */
   tagRecordTtl?: number;
 }
 
 const OPERATION_TIMEOUT_MS = 1500;
+/** Bounds of the catalog index: the least recently used entries go first. */
+const INDEX_MAX_REPOSITORIES = 5000;
+const INDEX_MAX_TAGS = 500;
+/** A repository's entry is rewritten at most this often (its tags record holds the exact times). */
+const INDEX_REPOSITORY_REFRESH_MS = 60 * 60_000;
 const PROBE_TTL_MS = 60_000;
 /**
  * Manifest records remembered in this process too: they never change once written, and a kept manifest
@@ -76,10 +109,39 @@ export class MetadataStore {
 
   async setTag(upstream: string, repository: string, tag: string, record: TagRecord): Promise<void> {
     await this.bounded('set tag', this.keyv.set(tagKey(upstream, repository, tag), record, this.tagRecordTtl));
+    await this.indexTag(upstream, repository, { tag, digest: record.digest, mediaType: record.mediaType, size: record.size, usedAt: Date.now() });
   }
 
   async deleteTag(upstream: string, repository: string, tag: string): Promise<void> {
     await this.bounded('delete tag', this.keyv.delete(tagKey(upstream, repository, tag)));
+    await this.indexTag(upstream, repository, undefined, tag);
+  }
+
+  /** Cached repositories of an upstream (the catalog index), most recently used first. */
+  async listRepositories(upstream: string): Promise<IndexedRepository[]> {
+    const entries = this.liveEntries((await this.bounded('get catalog', this.keyv.get<Record<string, number>>(catalogKey(upstream)))) ?? {});
+    return entries.map(([repository, usedAt]) => ({ repository, usedAt }));
+  }
+
+  /** Cached tags of a repository (the catalog index), most recently used first. */
+  async listTags(upstream: string, repository: string): Promise<IndexedTag[]> {
+    const record = (await this.bounded('get catalog tags', this.keyv.get<Record<string, Omit<IndexedTag, 'tag'>>>(catalogTagsKey(upstream, repository)))) ?? {};
+    const cutoff = this.tagRecordTtl === undefined ? 0 : Date.now() - this.tagRecordTtl;
+    return Object.entries(record)
+      .filter(([, entry]) => entry.usedAt > cutoff)
+      .map(([tag, entry]) => ({ tag, ...entry }))
+      .sort((a, b) => b.usedAt - a.usedAt);
+  }
+
+  /** Every replica slot's persisted counters (undefined where a slot never counted); empty when unreadable now. */
+  async getStats(slots: number): Promise<Array<StatsRecord | undefined>> {
+    const keys = Array.from({ length: slots }, (_, slot) => statsKey(slot));
+    return (await this.bounded('get stats', this.keyv.getMany<StatsRecord>(keys))) ?? [];
+  }
+
+  /** Only the holder of the slot's lease writes it (src/observability/persisted-stats.ts). */
+  async setStats(slot: number, record: StatsRecord): Promise<boolean> {
+    return (await this.bounded('set stats', this.keyv.set(statsKey(slot), record))) === true;
   }
 
   /** The referrers answer for (upstream, repository, subject, artifactType filter or none). */
@@ -193,6 +255,43 @@ export class MetadataStore {
     await this.keyv.disconnect();
   }
 
+  /**
+   * Adds (or with `removed`, drops) a tag in the catalog index. Read, then write: two replicas indexing
+   * at once may lose an entry, which the next revalidation of that tag puts back.
+   */
+  private async indexTag(upstream: string, repository: string, entry: IndexedTag | undefined, removed?: string): Promise<void> {
+    const tagsKey = catalogTagsKey(upstream, repository);
+    const tags = { ...((await this.bounded('get catalog tags', this.keyv.get<Record<string, Omit<IndexedTag, 'tag'>>>(tagsKey))) ?? {}) };
+    if (removed !== undefined) {
+      if (!(removed in tags)) return;
+      delete tags[removed];
+    }
+    if (entry) {
+      const { tag, ...rest } = entry;
+      tags[tag] = rest;
+    }
+    const kept = Object.fromEntries(
+      this.liveEntries(Object.fromEntries(Object.entries(tags).map(([tag, value]) => [tag, value.usedAt])))
+        .slice(0, INDEX_MAX_TAGS)
+        .map(([tag]) => [tag, tags[tag] as Omit<IndexedTag, 'tag'>]),
+    );
+    await this.bounded('set catalog tags', this.keyv.set(tagsKey, kept, this.tagRecordTtl));
+    if (!entry) return;
+    const repositories = (await this.bounded('get catalog', this.keyv.get<Record<string, number>>(catalogKey(upstream)))) ?? {};
+    const known = repositories[repository];
+    if (known !== undefined && entry.usedAt - known < INDEX_REPOSITORY_REFRESH_MS) return;
+    const updated = Object.fromEntries(this.liveEntries({ ...repositories, [repository]: entry.usedAt }).slice(0, INDEX_MAX_REPOSITORIES));
+    await this.bounded('set catalog', this.keyv.set(catalogKey(upstream), updated, this.tagRecordTtl));
+  }
+
+  /** Name → time entries not older than tagRecordTtl, most recent first. */
+  private liveEntries(record: Record<string, number>): Array<[string, number]> {
+    const cutoff = this.tagRecordTtl === undefined ? 0 : Date.now() - this.tagRecordTtl;
+    return Object.entries(record)
+      .filter(([, usedAt]) => usedAt > cutoff)
+      .sort((a, b) => b[1] - a[1]);
+  }
+
   private rememberLocally(key: string, record: ManifestRecord): void {
     this.localManifests.delete(key);
     this.localManifests.set(key, record);
@@ -212,6 +311,18 @@ export class MetadataStore {
 
 function absenceKey(upstream: string, repository: string, reference: string): string {
   return `absent:${upstream}:${repository}:${reference}`;
+}
+
+function catalogKey(upstream: string): string {
+  return `catalog:${upstream}`;
+}
+
+function catalogTagsKey(upstream: string, repository: string): string {
+  return `catalog-tags:${upstream}:${repository}`;
+}
+
+function statsKey(slot: number): string {
+  return `stats:${slot}`;
 }
 
 function tagKey(upstream: string, repository: string, tag: string): string {

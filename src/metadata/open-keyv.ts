@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { Config } from '../config.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { FileLogStore } from './file-log-store.ts';
-import { createRedisConnection } from './redis-connection.ts';
+import { createRedisConnection, usesRedis } from './redis-connection.ts';
 
 const NAMESPACE = 'pullthrough';
 
@@ -19,4 +19,15 @@ export async function openKeyv(config: Config, log: Logger, blobs: Pick<BlobStor
   if (file === undefined) return new Keyv({ namespace: NAMESPACE });
   const store = await FileLogStore.open(file, { onWarning: (message) => log.warn({ file }, message) });
   return new Keyv({ store, namespace: NAMESPACE });
+}
+
+/**
+ * The metadata as another process reads it while a mirror runs (`pullthrough ls`): Redis as the servers
+ * use it; the embedded log read once into memory, never written, since one process owns that file
+ * (file-log-store.ts).
+ */
+export async function openKeyvForReading(config: Config, log: Logger, blobs: Pick<BlobStore, 'embeddedMetadataPath'>): Promise<Keyv> {
+  const file = blobs.embeddedMetadataPath();
+  if (usesRedis(config) || file === undefined) return openKeyv(config, log, blobs);
+  return new Keyv({ store: await FileLogStore.readLive(file), namespace: NAMESPACE });
 }

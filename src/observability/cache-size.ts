@@ -18,6 +18,8 @@ export class CacheSizeScanner {
   private running: Promise<CacheSizeView> | undefined;
   private startedAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Digests counted by kept() since the last scan, so none is counted twice; each scan starts it over. */
+  private readonly counted = new Set<string>();
 
   constructor(store: Pick<BlobStore, 'usage'>, options: { minIntervalMs?: number } = {}) {
     this.store = store;
@@ -39,6 +41,22 @@ export class CacheSizeScanner {
     clearInterval(this.timer);
   }
 
+  /**
+   * A blob or manifest kept just now (observed-blob-store.ts): counted at once rather than at the next
+   * scan. A commit landing while a scan walks the store may be missed by both until the scan after.
+   */
+  kept(digest: string, bytes: number): void {
+    if (this.counted.has(digest)) return;
+    this.counted.add(digest);
+    this.current = { ...this.current, bytes: this.current.bytes + bytes, blobs: this.current.blobs + 1 };
+  }
+
+  /** A blob or manifest removed just now (eviction, verify). */
+  removed(digest: string, bytes: number): void {
+    this.counted.delete(digest);
+    this.current = { ...this.current, bytes: Math.max(0, this.current.bytes - bytes), blobs: Math.max(0, this.current.blobs - 1) };
+  }
+
   /** Starts a background scan if the last one is older than the minimum interval; never waits for it. */
   touch(now = Date.now()): void {
     if (!this.running && now - this.startedAt >= this.minIntervalMs) void this.refresh();
@@ -57,6 +75,7 @@ export class CacheSizeScanner {
     try {
       const { bytes, blobs } = await this.store.usage();
       this.current = { bytes, blobs, scannedAt: Date.now() };
+      this.counted.clear();
     } catch {
       // The store could not be walked now (unreadable, unreachable): keep the last result, try again later.
     }

@@ -7,11 +7,12 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheOutcome } from '../cache/cache-outcome.ts';
 import type { QuotaState, QuotaStatus } from '../cache/quota-policy.ts';
 import type { CacheSizeScanner } from './cache-size.ts';
+import type { PersistedStats, PersistedTotals } from './persisted-stats.ts';
 import { TopCounter } from './top-counter.ts';
 import { TrafficHistory } from './traffic-history.ts';
 import { UpstreamHealth } from './upstream-health.ts';
 
-export type RequestKind = 'manifest' | 'blob' | 'tags' | 'referrers' | 'ping';
+export type RequestKind = 'manifest' | 'blob' | 'tags' | 'referrers' | 'ping' | 'catalog';
 export type RequestCache = CacheOutcome | 'none';
 
 /** Outcomes answered from what the mirror keeps: no upstream GET was needed. */
@@ -26,6 +27,8 @@ export interface MetricSources {
   cacheSize: CacheSizeScanner;
   /** The configured size cap in bytes, if any. */
   maxBytes: number | undefined;
+  /** The status page's counters kept in the metadata store (issue 12, item 15). */
+  stats?: PersistedStats;
 }
 
 export interface ServedRequest {
@@ -143,6 +146,15 @@ export class MirrorMetrics {
         this.set(sources()?.cacheSize.view.blobs ?? 0);
       },
     });
+    new Gauge({
+      name: 'pullthrough_stats_since_seconds',
+      help: "Start (unix time) of the status page's totals, which the metadata store keeps across restarts; the counters here are this process's only",
+      registers: [this.registry],
+      async collect() {
+        const totals = await sources()?.stats?.totals();
+        if (totals) this.set(Math.floor(totals.since / 1000));
+      },
+    });
     // Read from the view replicas share (async collect): every replica shows what any of them last saw.
     const quotaGauge = (name: string, help: string, pick: (status: QuotaStatus) => number | undefined, extraLabel?: 'state'): void => {
       new Gauge({
@@ -228,6 +240,11 @@ export class MirrorMetrics {
 
   get maxBytes(): number | undefined {
     return this.sources?.maxBytes;
+  }
+
+  /** The persisted totals (all replicas, across restarts), if this mirror keeps them. */
+  persistedTotals(): Promise<PersistedTotals> | undefined {
+    return this.sources?.stats?.totals();
   }
 
   /** Each upstream's pull quota (shared by replicas), by upstream name; absent before it sent figures. */

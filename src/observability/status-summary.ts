@@ -4,6 +4,7 @@
 import type { Config } from '../config.ts';
 import type { QuotaStatus } from '../cache/quota-policy.ts';
 import { FROM_CACHE, type MirrorMetrics, type RequestCache, TOP_IMAGES } from './mirror-metrics.ts';
+import type { PersistedTotals, StatCounts } from './persisted-stats.ts';
 import type { TopEntry } from './top-counter.ts';
 import type { TrafficBar } from './traffic-history.ts';
 import type { UpstreamHealthView } from './upstream-health.ts';
@@ -34,6 +35,11 @@ export interface StatusSummary {
   pullsSaved: number;
   /** Manifest GETs upstreams answered with content (what Docker Hub counts as pulls; 401 challenges are not). */
   upstreamPulls: number;
+  /**
+   * The same figures kept in the metadata store across restarts, summed over replicas (issue 12, item
+   * 15): what the page shows. The ones above are this process's, as /metrics has them.
+   */
+  totals: (PersistedTotals & { hitRatio: number | undefined }) | undefined;
   cache: { bytes: number; blobs: number; maxBytes: number | undefined; scannedAt: number | undefined };
   fillsInFlight: number;
   upstreams: UpstreamStatus[];
@@ -43,29 +49,37 @@ export interface StatusSummary {
 
 const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
-export async function summarize(metrics: MirrorMetrics, config: Config): Promise<StatusSummary> {
+/** This process's figures, from its Prometheus counters: what /metrics says. */
+export async function processCounts(metrics: MirrorMetrics): Promise<StatCounts> {
   const requests = (await metrics.requests.get()).values;
   const cacheOf = (labels: Partial<Record<string, string | number>>): RequestCache => String(labels.cache) as RequestCache;
   const isContent = (labels: Partial<Record<string, string | number>>): boolean => labels.kind === 'manifest' || labels.kind === 'blob';
-  const fromCache = sum(requests, (l) => isContent(l) && FROM_CACHE.has(cacheOf(l)));
-  const misses = sum(requests, (l) => isContent(l) && l.cache === 'miss');
-  const pullsSaved = sum(requests, (l) => l.kind === 'manifest' && l.method === 'GET' && FROM_CACHE.has(cacheOf(l)));
   const served = (await metrics.servedBytes.get()).values;
   const upstreamRequests = (await metrics.upstreamRequests.get()).values;
-  const upstreamErrors = (await metrics.upstreamErrors.get()).values;
   const upstreamBytes = (await metrics.upstreamBytes.get()).values;
+  return {
+    fromCache: sum(requests, (l) => isContent(l) && FROM_CACHE.has(cacheOf(l))),
+    misses: sum(requests, (l) => isContent(l) && l.cache === 'miss'),
+    bytesFromCache: sum(served, (l) => l.source === 'cache'),
+    bytesFromUpstream: sum(upstreamBytes, () => true),
+    pullsSaved: sum(requests, (l) => l.kind === 'manifest' && l.method === 'GET' && FROM_CACHE.has(cacheOf(l))),
+    upstreamPulls: sum(upstreamRequests, (l) => l.kind === 'manifest' && l.method === 'GET' && l.status_class === '2xx'),
+  };
+}
+
+export async function summarize(metrics: MirrorMetrics, config: Config): Promise<StatusSummary> {
+  const counts = await processCounts(metrics);
+  const upstreamRequests = (await metrics.upstreamRequests.get()).values;
+  const upstreamErrors = (await metrics.upstreamErrors.get()).values;
   const size = metrics.cacheSizeView();
   const quotas = await metrics.quotas();
+  const totals = await metrics.persistedTotals();
 
   return {
     startedAt: metrics.startedAt,
-    fromCache,
-    misses,
-    hitRatio: fromCache + misses > 0 ? fromCache / (fromCache + misses) : undefined,
-    bytesFromCache: sum(served, (l) => l.source === 'cache'),
-    bytesFromUpstream: sum(upstreamBytes, () => true),
-    pullsSaved,
-    upstreamPulls: sum(upstreamRequests, (l) => l.kind === 'manifest' && l.method === 'GET' && l.status_class === '2xx'),
+    ...counts,
+    hitRatio: ratio(counts),
+    totals: totals && { ...totals, hitRatio: ratio(totals) },
     cache: { ...size, maxBytes: metrics.maxBytes },
     fillsInFlight: metrics.fillsInFlight(),
     upstreams: Object.values(config.upstreams).map((upstream) => ({
@@ -80,6 +94,10 @@ export async function summarize(metrics: MirrorMetrics, config: Config): Promise
     topImages: metrics.topImages.top(TOP_IMAGES),
     traffic: metrics.traffic.bars({ hours: 6, barMinutes: 10 }),
   };
+}
+
+function ratio(counts: Pick<StatCounts, 'fromCache' | 'misses'>): number | undefined {
+  return counts.fromCache + counts.misses > 0 ? counts.fromCache / (counts.fromCache + counts.misses) : undefined;
 }
 
 function sum(values: ReadonlyArray<{ labels: Partial<Record<string, string | number>>; value: number }>, keep: (labels: Partial<Record<string, string | number>>) => boolean): number {

@@ -20,6 +20,9 @@ import { openBlobStore } from '../storage/open-blob-store.ts';
 import { CacheSizeScanner } from '../observability/cache-size.ts';
 import { MeteredRegistryClient } from '../observability/metered-registry-client.ts';
 import { MirrorMetrics } from '../observability/mirror-metrics.ts';
+import { observeBlobStore } from '../observability/observed-blob-store.ts';
+import { PersistedStats } from '../observability/persisted-stats.ts';
+import { processCounts } from '../observability/status-summary.ts';
 import { storageCap } from '../observability/storage-cap.ts';
 import type { RegistryClient } from '../upstream/registry-client.ts';
 import { QuotaPolicy } from '../cache/quota-policy.ts';
@@ -64,7 +67,10 @@ export const mirrorServices = fp<MirrorServicesOptions>(
     const log = app.log;
     // With Redis, several replicas may share this store: leases pick who fetches what (src/replicas/).
     const locks: ReplicaLocks = openReplicaLocks(config.metadata, log);
-    const store = givenStore ?? (await openBlobStore(config, { sharedWithReplicas: usesRedis(config) }));
+    const keptStore = givenStore ?? (await openBlobStore(config, { sharedWithReplicas: usesRedis(config) }));
+    const cacheSize = new CacheSizeScanner(keptStore);
+    // Every part of the mirror keeps and removes through this view, so the cache size follows at once.
+    const store = observeBlobStore(keptStore, cacheSize);
     const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log, store)), log, { tagRecordTtl: config.metadata.tagRecordTtl });
     const metrics = new MirrorMetrics();
     const quotaView = new QuotaView({ get: (key) => metadata.getQuota(key), set: (key, record, ttl) => metadata.setQuota(key, record, ttl) });
@@ -94,7 +100,6 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       if (!client) throw new Error(`no client for upstream ${name}`);
       return client;
     };
-    const cacheSize = new CacheSizeScanner(store);
     cacheSize.start();
     const eviction = openEviction(config, store, log, locks, {
       metrics,
@@ -107,7 +112,11 @@ export const mirrorServices = fp<MirrorServicesOptions>(
     eviction.start();
     // Blobs over limits.maxBlobSize are refused; each fill asks eviction for room first (issue 9).
     const fills = new BlobFills(store, log, { maxBlobSize: config.limits.maxBlobSize, disk: eviction });
+    // The page's headline figures, kept in the metadata store across restarts (issue 12, item 15).
+    const stats = new PersistedStats({ metadata, locks, current: () => processCounts(metrics), log });
+    stats.start();
     metrics.attach({
+      stats,
       upstreams: [...clients.keys()],
       quota: (name) => {
         const upstream = config.upstreams[name];
@@ -148,6 +157,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       cacheSize.stop();
       await eviction.stop();
       await fills.drain();
+      await stats.close();
       await Promise.all([...clients.values()].map((client) => client.close()));
       await quotaView.settled();
       await metadata.close();

@@ -13,6 +13,7 @@ import { type Digest, type ManifestReference, parseDigest } from '../reference.t
 import { assertRepositoryAllowed } from '../repository-rules.ts';
 import { parseRegistryPath, type RouteTarget } from '../routing.ts';
 import { blobRedirect } from '../storage/blob-redirect.ts';
+import { serveCatalog } from './catalog-route.ts';
 import { passThrough } from './passthrough.ts';
 import { serveReferrers } from './referrers-route.ts';
 import './request-context.ts';
@@ -53,6 +54,7 @@ async function handle(app: FastifyInstance, request: FastifyRequest, reply: Fast
     if (prefix !== undefined && !router.lookup(prefix)) throw new RegistryError('NAME_UNKNOWN', `no upstream is configured for prefix "${prefix}"`);
     return reply.type('application/json').send('{}');
   }
+  if (endpoint.kind === 'catalog') return serveCatalog(app, request, reply, prefix);
 
   const target = router.route(endpoint.name, { ...(prefix !== undefined && { prefix }), ...(ns !== undefined && { ns }), host: request.host });
   request.registry = { upstream: target.upstream.name, repository: target.repository };

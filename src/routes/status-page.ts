@@ -5,7 +5,9 @@
 // Every figure comes from summarize(), which reads the same metrics /metrics exports; each carries its
 // raw value in data-value so a test (or a curious operator) can compare it with /metrics.
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { mayPull } from '../auth/pull-policy.ts';
+import { type CachedTag, cachedRepositories, cachedTags, type KeptSize, keptImageSize } from '../cache/cached-catalog.ts';
 import { formatBytes } from '../observability/byte-size.ts';
 import { type StatusSummary, summarize, type UpstreamStatus } from '../observability/status-summary.ts';
 import { type Html, html, page } from './html-page.ts';
@@ -14,25 +16,52 @@ import { pinnedImagesSection } from './pinned-images-section.ts';
 import { trafficChart } from './traffic-chart.ts';
 
 const REFRESH_SECONDS = 15;
+/** Rows of the cached images table, and how many of the most recently used repositories are read for them. */
+const CACHED_ROWS = 12;
+const CACHED_REPOSITORIES_READ = 24;
+
+interface CachedImages {
+  /** Repositories this client may pull that are cached. */
+  repositories: number;
+  rows: Array<CachedTag & { kept: KeptSize }>;
+}
 
 export async function statusPage(app: FastifyInstance): Promise<void> {
   app.get('/', async (request, reply) => {
     const summary = await summarize(app.mirror.metrics, app.mirror.config);
+    const cached = await recentlyCached(app, request);
     const address = mirrorAddress(request);
     return reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(page({ title: `pullthrough · ${address.host}`, subtitle: `${address.host} · up ${duration(Date.now() - summary.startedAt)}`, body: body(summary, await pinnedImagesSection(app)), refreshSeconds: REFRESH_SECONDS }));
+      .send(page({ title: `pullthrough · ${address.host}`, subtitle: `${address.host} · up ${duration(Date.now() - summary.startedAt)}`, body: body(summary, cached, await pinnedImagesSection(app)), refreshSeconds: REFRESH_SECONDS }));
   });
 }
 
-function body(s: StatusSummary, pinned: Html): Html {
+/**
+ * The tags most recently fetched or revalidated, of repositories this client may pull (as the catalog
+ * decides), with what of each image is kept. Bounded reads: the page refreshes every few seconds.
+ */
+async function recentlyCached(app: FastifyInstance, request: FastifyRequest): Promise<CachedImages> {
+  const { config, metadata, store } = app.mirror;
+  const repositories = await cachedRepositories(config, metadata, (upstream) => mayPull(request, upstream));
+  const recent = [...repositories].sort((a, b) => b.usedAt - a.usedAt).slice(0, CACHED_REPOSITORIES_READ);
+  const tags = (await cachedTags(metadata, recent)).slice(0, CACHED_ROWS);
+  const rows = await Promise.all(tags.map(async (tag) => ({ ...tag, kept: await keptImageSize(store, tag.digest) })));
+  return { repositories: repositories.length, rows };
+}
+
+function body(s: StatusSummary, cached: CachedImages, pinned: Html): Html {
+  // The headline figures as the metadata store keeps them across restarts (and sums over replicas);
+  // /metrics has this process's own.
+  const t = s.totals ?? { ...s, since: s.startedAt };
+  const since = html` since ${day(t.since)}`;
   return html`
 <div class="grid">
-${card('Hit ratio', 'hit-ratio', s.hitRatio ?? '', s.hitRatio === undefined ? '—' : percent(s.hitRatio),
-  html`${s.fromCache} of ${s.fromCache + s.misses} manifest and blob requests answered from the cache`)}
-${card('Bytes saved', 'bytes-saved', s.bytesFromCache, formatBytes(s.bytesFromCache), html`served from the cache · ${formatBytes(s.bytesFromUpstream)} fetched from upstreams`)}
-${card('Upstream pulls saved', 'pulls-saved', s.pullsSaved, String(s.pullsSaved), html`manifest GETs answered locally · ${s.upstreamPulls} went upstream`)}
+${card('Hit ratio', 'hit-ratio', t.hitRatio ?? '', t.hitRatio === undefined ? '—' : percent(t.hitRatio),
+  html`${t.fromCache} of ${t.fromCache + t.misses} manifest and blob requests answered from the cache${since}`)}
+${card('Bytes saved', 'bytes-saved', t.bytesFromCache, formatBytes(t.bytesFromCache), html`served from the cache · ${formatBytes(t.bytesFromUpstream)} fetched from upstreams${since}`)}
+${card('Upstream pulls saved', 'pulls-saved', t.pullsSaved, String(t.pullsSaved), html`manifest GETs answered locally · ${t.upstreamPulls} went upstream${since}`)}
 ${s.upstreams.filter((u) => u.dockerHub || u.rateLimit).map(quotaCard)}
 ${cacheCard(s)}
 </div>
@@ -61,8 +90,18 @@ ${s.topImages.length === 0
       })}</tbody></table>`}
 </section>
 </div>
+
+<section class="card">
+<h2>Cached images</h2>
+${cached.rows.length === 0
+    ? html`<p class="note">Nothing cached yet: images appear here once pulled through the mirror.</p>`
+    : html`<div class="scroll"><table data-metric="cached-images" data-value="${cached.repositories}"><thead><tr><th>Image</th><th>Digest</th><th class="num">Kept</th><th class="num">Last used</th></tr></thead><tbody>${cached.rows.map(
+        (row) => html`<tr data-image="${row.name}:${row.tag}"><td><code>${row.repository}:${row.tag}</code> <span class="note">${row.upstream}</span></td><td><code>${row.digest.slice(0, row.digest.indexOf(':') + 13)}</code></td><td class="num" data-value="${row.kept.bytes}">${formatBytes(row.kept.bytes)}${row.kept.complete ? '' : html` <span class="note" title="layers not pulled yet, or evicted">partly</span>`}</td><td class="num">${duration(Date.now() - row.usedAt)} ago</td></tr>`,
+      )}</tbody></table></div>
+<p class="note">${cached.repositories} repositor${cached.repositories === 1 ? 'y' : 'ies'} cached · the most recently used shown · all of them: <code>pullthrough ls</code> or <a href="/v2/_catalog">/v2/_catalog</a></p>`}
+</section>
 ${pinned}
-<footer>Counted since ${new Date(s.startedAt).toISOString().replace('T', ' ').slice(0, 16)} UTC (in-memory; a restart starts over) · cache size from a background scan${s.cache.scannedAt ? html` ${duration(Date.now() - s.cache.scannedAt)} ago` : ' (pending)'} · ${s.fillsInFlight} download${s.fillsInFlight === 1 ? '' : 's'} in flight · updates every ${REFRESH_SECONDS} s · raw numbers at <a href="/metrics">/metrics</a></footer>
+<footer>Totals since ${day(t.since)} (kept in the metadata store across restarts) · this process up since ${new Date(s.startedAt).toISOString().replace('T', ' ').slice(0, 16)} UTC, counted per process at /metrics · cache size from a background scan${s.cache.scannedAt ? html` ${duration(Date.now() - s.cache.scannedAt)} ago` : ' (pending)'} · ${s.fillsInFlight} download${s.fillsInFlight === 1 ? '' : 's'} in flight · updates every ${REFRESH_SECONDS} s · raw numbers at <a href="/metrics">/metrics</a></footer>
 `;
 }
 
@@ -115,6 +154,11 @@ function upstreamRow(u: UpstreamStatus): Html {
 <td><span class="dot ${state}" title="${label}"></span><strong>${u.name}</strong> <span class="note">${new URL(u.url).host} · ${label}</span>
 ${error ? html`<div class="err">last error ${duration(Date.now() - error.at)} ago: ${error.message}</div>` : ''}</td>
 <td class="num">${u.requests}</td><td class="num">${u.errors}</td></tr>`;
+}
+
+/** The date of a time, in UTC: "2026-12-03". */
+function day(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
 }
 
 function percent(fraction: number): string {

@@ -30,7 +30,7 @@ test('forgetDigest removes the manifest records of every origin, the legacy reco
   assert.equal(await keyv.get(`upstream-manifest:hub:${digest}`), undefined, 'gone from the backend too');
 });
 
-test('tag records are written with metadata.tagRecordTtl', async () => {
+test('tag records, and the catalog index entries written with them (issue 12), expire after metadata.tagRecordTtl', async () => {
   const written: Array<{ key: string; ttl: number | undefined }> = [];
   const keyv = new Keyv();
   const set = keyv.set.bind(keyv);
@@ -40,5 +40,9 @@ test('tag records are written with metadata.tagRecordTtl', async () => {
   }) as typeof keyv.set;
   const metadata = new MetadataStore(keyv, pino({ level: 'silent' }), { tagRecordTtl: 86_400_000 });
   await metadata.setTag('hub', 'library/alpine', '3', { digest, mediaType: 'x', size: 1, checkedAt: 0 });
-  assert.deepEqual(written, [{ key: 'tag:hub:library/alpine:3', ttl: 86_400_000 }]);
+  assert.deepEqual(written, [
+    { key: 'tag:hub:library/alpine:3', ttl: 86_400_000 },
+    { key: 'catalog-tags:hub:library/alpine', ttl: 86_400_000 },
+    { key: 'catalog:hub', ttl: 86_400_000 },
+  ]);
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ERROR_CODES, type ErrorCode, isRegistryError, RegistryError } from '../../src/errors.ts';
 
-// DESIGN.md "Errors", plus the spec's TAG_INVALID and a 416 for unsatisfiable ranges.
+// DESIGN.md "Errors", plus the spec's TAG_INVALID, a 416 for unsatisfiable ranges and the catalog's
+// PAGINATION_NUMBER_INVALID.
 const EXPECTED: Record<ErrorCode, number> = {
   BLOB_UNKNOWN: 404,
   MANIFEST_UNKNOWN: 404,
@@ -12,6 +13,7 @@ const EXPECTED: Record<ErrorCode, number> = {
   DIGEST_INVALID: 400,
   MANIFEST_INVALID: 400,
   RANGE_INVALID: 416,
+  PAGINATION_NUMBER_INVALID: 400,
   UNAUTHORIZED: 401,
   DENIED: 403,
   UNSUPPORTED: 405,
