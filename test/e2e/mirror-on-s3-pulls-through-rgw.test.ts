@@ -185,3 +185,43 @@ test('object storage down: kept and cold blobs answer 503 and /readyz fails, a w
   await (store as unknown as { sweepOrphans(ageMs: number): Promise<unknown> }).sweepOrphans(0);
   await assertBucketHoldsOnlyVerifiedBlobs(prefix, [kept.digest, cold.digest]);
 });
+
+test('storage.maxSize holds on S3: a working set 6x the cap is pulled with the right bytes, the bucket stays under the cap', async (t) => {
+  const upstream = await new MemoryRegistry().start();
+  const prefix = 'cap/';
+  const scratch = await makeTempDir('s3cap');
+  const CAP = 256 * 1024;
+  // Grace 0: in a real store nothing used in the last minutes goes; here everything is "minutes" old at once.
+  const mirror = await startMirror(
+    { hub: { url: upstream.url } },
+    { extra: { storage: { ...s3Storage(prefix), path: scratch, maxSize: CAP, evictionGrace: '0s', evictionInterval: '1h' } } },
+  );
+  t.after(async () => {
+    await mirror.close();
+    await upstream.stop();
+    await removeTempDir(scratch);
+  });
+  const images = Array.from({ length: 24 }, (_, i) => ({ repository: `cap/app${i}`, ...upstream.addImage(`cap/app${i}`, 'v1', 64 * 1024) }));
+  const bucketBytes = async (): Promise<number> => {
+    const page = await admin.send(new ListObjectsV2Command({ Bucket, Prefix: `${prefix}blobs/` }));
+    return (page.Contents ?? []).reduce((sum, object) => sum + (object.Size ?? 0), 0);
+  };
+  let highest = 0;
+  for (const image of images) {
+    for (const [kind, ref] of [['manifests', 'v1'], ['blobs', image.config], ['blobs', image.layer]] as const) {
+      const answer = await fetch(`${mirror.url}/v2/${image.repository}/${kind}/${ref}`);
+      assert.equal(answer.status, 200, `${image.repository} ${ref}`);
+      const body = Buffer.from(await answer.arrayBuffer());
+      if (kind === 'blobs') assert.equal(`sha256:${createHash('sha256').update(body).digest('hex')}`, ref);
+    }
+    await mirror.app.mirror.fills.drain();
+    await new Promise((resolve) => setImmediate(resolve));
+    await mirror.app.mirror.eviction.idle();
+    highest = Math.max(highest, await bucketBytes());
+  }
+  assert.ok(highest <= CAP, `the bucket peaked at ${highest} bytes once fills landed, cap ${CAP}`);
+  upstream.resetCounts();
+  const last = images.at(-1) ?? assert.fail();
+  for (const ref of [last.config, last.layer]) assert.equal((await fetch(`${mirror.url}/v2/${last.repository}/blobs/${ref}`).then(async (r) => (await r.arrayBuffer(), r))).status, 200);
+  assert.equal(upstream.count(), 0, 'what was pulled last is kept');
+});
