@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { MemoryRegistry } from '../support/memory-registry.ts';
 import { startMirror, type TestMirror } from '../support/mirror.ts';
 
-let upstream: MemoryRegistry;
-let mirror: TestMirror;
-
-before(async () => {
-  upstream = await new MemoryRegistry().start();
-  mirror = await startMirror({ hub: { url: upstream.url, tagTtl: '1ms' } });
-});
-after(async () => {
-  await mirror.close();
-  await upstream.stop();
-});
+/**
+ * A fresh upstream and mirror per test: after a 429 the mirror rightly asks that upstream nothing until its
+ * Retry-After (issue 15), which must not leak into the next case.
+ */
+async function setup(t: TestContext): Promise<{ upstream: MemoryRegistry; mirror: TestMirror }> {
+  const upstream = await new MemoryRegistry().start();
+  const mirror = await startMirror({ hub: { url: upstream.url, tagTtl: '1ms' } });
+  t.after(async () => {
+    await mirror.close();
+    await upstream.stop();
+  });
+  return { upstream, mirror };
+}
 
 async function errorCode(response: Response): Promise<string | undefined> {
   const body = (await response.json()) as { errors: Array<{ code: string }> };
@@ -25,7 +27,8 @@ for (const failure of [
   { status: 429, name: '429' },
   { status: 403, name: 'auth failure (403)' },
 ]) {
-  test(`an expired tag is served stale when upstream answers ${failure.name}`, async () => {
+  test(`an expired tag is served stale when upstream answers ${failure.name}`, async (t) => {
+    const { upstream, mirror } = await setup(t);
     const image = upstream.addImage(`stale/app-${failure.status}`, 'v1');
     assert.equal((await fetch(`${mirror.url}/v2/stale/app-${failure.status}/manifests/v1`)).status, 200);
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -41,7 +44,8 @@ for (const failure of [
   });
 }
 
-test('with nothing cached, upstream 429 is TOOMANYREQUESTS with its Retry-After', async () => {
+test('with nothing cached, upstream 429 is TOOMANYREQUESTS with its Retry-After', async (t) => {
+  const { upstream, mirror } = await setup(t);
   upstream.addImage('stale/never-seen', 'v1');
   upstream.failWith = { status: 429, headers: { 'retry-after': '17' } };
   try {
@@ -54,7 +58,8 @@ test('with nothing cached, upstream 429 is TOOMANYREQUESTS with its Retry-After'
   }
 });
 
-test('a tag the upstream now says is gone (404) is not served stale', async () => {
+test('a tag the upstream now says is gone (404) is not served stale', async (t) => {
+  const { upstream, mirror } = await setup(t);
   upstream.addImage('stale/deleted', 'v1');
   assert.equal((await fetch(`${mirror.url}/v2/stale/deleted/manifests/v1`)).status, 200);
   upstream.tags.get('stale/deleted')?.delete('v1');
