@@ -13,6 +13,7 @@ import { Agent, fetch, type Response } from 'undici';
 import { BACKGROUND_HEADER } from '../cache/quota-policy.ts';
 import { UPSTREAM_MANIFEST_ACCEPT } from '../manifest-media-types.ts';
 import { formatBytes } from '../observability/byte-size.ts';
+import { type Descriptor, imageBlobs, matchesPlatform, PLATFORM, platformText } from '../prefetch/image-contents.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 import { type ImageReference, mirrorUrl, parseImageReference } from './image-reference.ts';
@@ -41,12 +42,6 @@ pauses until the Retry-After the mirror gives (the estimated reset of the quota 
 
 Exit status: 0 every image prefetched, 1 some failed, 2 usage or config error.`;
 
-interface Descriptor {
-  digest: string;
-  size: number;
-  platform?: { os?: string; architecture?: string; variant?: string };
-}
-
 export async function prefetchCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -67,7 +62,7 @@ export async function prefetchCommand(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('name at least one IMAGE (see pullthrough prefetch --help)');
   const images = positionals.map(parseImageReference);
   const platforms = (values.platform ?? []).flatMap((p) => p.split(',')).filter(Boolean);
-  for (const platform of platforms) if (!/^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/.test(platform)) throw new UsageError(`not a platform: "${platform}" (use e.g. linux/arm64)`);
+  for (const platform of platforms) if (!PLATFORM.test(platform)) throw new UsageError(`not a platform: "${platform}" (use e.g. linux/arm64)`);
   const concurrency = Number(values.concurrency ?? 3);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive integer');
 
@@ -144,7 +139,7 @@ async function prefetchImage(base: string, image: ImageReference, context: Prefe
   const top = await getManifest(base, image, image.reference, context);
   const manifests: Array<{ body: Record<string, unknown>; label: string }> = [];
   if (Array.isArray(top.body.manifests)) {
-    const children = (top.body.manifests as Descriptor[]).filter((d) => wanted(d, context.platforms));
+    const children = (top.body.manifests as Descriptor[]).filter((d) => matchesPlatform(d, context.platforms));
     if (children.length === 0) throw new Error(`no manifest for ${context.platforms.join(', ')} in the index`);
     for (const child of children) {
       const fetched = await getManifest(base, image, child.digest, context);
@@ -155,18 +150,7 @@ async function prefetchImage(base: string, image: ImageReference, context: Prefe
   }
 
   // Configs are blobs to fetch but not layers: counted apart, so "3 layers" means what `docker pull` shows.
-  const blobs = new Map<string, number>();
-  const layers = new Set<string>();
-  for (const { body } of manifests) {
-    const config = body.config as Descriptor | undefined;
-    if (config && typeof config.digest === 'string') blobs.set(config.digest, Number(config.size) || 0);
-    for (const d of (Array.isArray(body.layers) ? body.layers : []) as Array<Descriptor | undefined>) {
-      if (d && typeof d.digest === 'string') {
-        blobs.set(d.digest, Number(d.size) || 0);
-        layers.add(d.digest);
-      }
-    }
-  }
+  const { blobs, layers } = imageBlobs(manifests.map((m) => m.body));
   const totalBytes = [...blobs.values()].reduce((a, b) => a + b, 0);
   context.progress.begin(image.text, blobs.size, totalBytes);
   const queue = [...blobs.entries()];
@@ -227,21 +211,6 @@ async function getBlob(base: string, image: ImageReference, digest: string, cont
     context.progress.bytes((chunk as Uint8Array).length);
   }
   return received;
-}
-
-function wanted(descriptor: Descriptor, platforms: string[]): boolean {
-  if (platforms.length === 0) return true;
-  const p = descriptor.platform;
-  if (!p) return false;
-  return platforms.some((wantedText) => {
-    const [os, architecture, variant] = wantedText.split('/');
-    return p.os === os && p.architecture === architecture && (variant === undefined || p.variant === variant);
-  });
-}
-
-function platformText(descriptor: Descriptor): string {
-  const p = descriptor.platform;
-  return p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : descriptor.digest.slice(0, 19);
 }
 
 function errorMessage(body: string): string {
