@@ -225,3 +225,35 @@ test('storage.maxSize holds on S3: a working set 6x the cap is pulled with the r
   for (const ref of [last.config, last.layer]) assert.equal((await fetch(`${mirror.url}/v2/${last.repository}/blobs/${ref}`).then(async (r) => (await r.arrayBuffer(), r))).status, 200);
   assert.equal(upstream.count(), 0, 'what was pulled last is kept');
 });
+
+test('single flight on S3: 12 concurrent cold requests, slow readers among them, cost 1 upstream GET and all get verified bytes', async (t) => {
+  const upstream = await new MemoryRegistry().start();
+  const prefix = 'flight/';
+  const scratch = await makeTempDir('s3flight');
+  const mirror = await startMirror({ hub: { url: upstream.url } }, { extra: { storage: { ...s3Storage(prefix), path: scratch } } });
+  t.after(async () => {
+    await mirror.close();
+    await upstream.stop();
+    await removeTempDir(scratch);
+  });
+  upstream.addImage('team/app', '1.0');
+  const blob = upstream.addRandomBlob(32 * MiB);
+  const read = async (slow: boolean): Promise<string> => {
+    const answer = await fetch(`${mirror.url}/v2/team/app/blobs/${blob.digest}`);
+    assert.equal(answer.status, 200);
+    const hash = createHash('sha256');
+    let first = true;
+    for await (const chunk of answer.body as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      // A slow reader falls out of the fill's 8 MiB memory window and reads the local scratch copy.
+      if (slow && first) await new Promise((resolve) => setTimeout(resolve, 1500));
+      first = false;
+    }
+    return `sha256:${hash.digest('hex')}`;
+  };
+  const digests = await Promise.all(Array.from({ length: 12 }, (_, i) => read(i % 3 === 0)));
+  assert.deepEqual(new Set(digests), new Set([blob.digest]));
+  assert.equal(upstream.count({ kind: 'blob' }), 1, 'one upstream GET for all of them');
+  await mirror.app.mirror.fills.drain();
+  await assertBucketHoldsOnlyVerifiedBlobs(prefix, [blob.digest]);
+});
