@@ -7,7 +7,7 @@ import { type MirrorFixture, startMirrorFixture } from './support/mirror-fixture
 // tag, GETs by digest. If the mirror failed, dockerd would silently fall back to Docker Hub: the refusing
 // proxy turns that into a counted attempt, and the upstream's counting proxy shows what the mirror fetched.
 
-const TAG_TTL_MS = 4000;
+const TAG_TTL_MS = 8000;
 let fixture: MirrorFixture;
 let dockerd: Dockerd;
 
