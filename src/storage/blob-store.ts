@@ -155,3 +155,14 @@ export function notKept(digest: Digest): Error {
 export function isNotKept(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === NOT_KEPT;
 }
+
+/** Usage by walking a listing: for stores that keep no running total (every byte is counted once). */
+export async function usageOf(blobs: AsyncIterable<KeptBlob>): Promise<StoreUsage> {
+  let bytes = 0;
+  let count = 0;
+  for await (const blob of blobs) {
+    bytes += blob.size;
+    count += 1;
+  }
+  return { blobs: count, bytes };
+}

@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { ExclusiveLock } from '../leases/lease.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
-import type { BlobStat, BlobStore, BlobWriter, ByteRange, CreateOptions, InFlightReader, InFlightUsage, KeptBlob, StoreUsage } from './blob-store.ts';
+import { type BlobStat, type BlobStore, type BlobWriter, type ByteRange, type CreateOptions, type InFlightReader, type InFlightUsage, type KeptBlob, type StoreUsage, usageOf } from './blob-store.ts';
 import { FileLock } from './file-lock.ts';
 import { HashingWriter, putVerified } from './hashing-writer.ts';
 
@@ -128,14 +128,8 @@ export class FilesystemBlobStore implements BlobStore {
     return (await ifKept(stat(this.pathFor(digest))))?.mtimeMs;
   }
 
-  async usage(): Promise<StoreUsage> {
-    let bytes = 0;
-    let blobs = 0;
-    for await (const blob of this.list()) {
-      bytes += blob.size;
-      blobs += 1;
-    }
-    return { blobs, bytes };
+  usage(): Promise<StoreUsage> {
+    return usageOf(this.list());
   }
 
   async create(algorithm: DigestAlgorithm, options: CreateOptions = {}): Promise<BlobWriter> {

@@ -63,6 +63,7 @@ import {
   type KeptBlob,
   notKept,
   type StoreUsage,
+  usageOf,
 } from './blob-store.ts';
 import { FileLock } from './file-lock.ts';
 import { HashingWriter, putVerified } from './hashing-writer.ts';
@@ -324,14 +325,8 @@ export class S3BlobStore implements BlobStore {
     return this.lastUse.get(key) ?? head.LastModified?.getTime() ?? 0;
   }
 
-  async usage(): Promise<StoreUsage> {
-    let bytes = 0;
-    let blobs = 0;
-    for await (const blob of this.list()) {
-      bytes += blob.size;
-      blobs += 1;
-    }
-    return { blobs, bytes };
+  usage(): Promise<StoreUsage> {
+    return usageOf(this.list());
   }
 
   async create(algorithm: DigestAlgorithm, options: CreateOptions = {}): Promise<BlobWriter> {
