@@ -4,6 +4,8 @@
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from '../duration.ts';
 import { openEviction } from '../eviction/open-eviction.ts';
+import { keyvLastUse } from '../eviction/persisted-access.ts';
+import { openKeyvForReading } from '../metadata/open-keyv.ts';
 import { openReplicaLocks } from '../replicas/replica-locks.ts';
 import { formatBytes } from '../observability/byte-size.ts';
 import { attachBlobStore } from '../storage/open-blob-store.ts';
@@ -58,7 +60,10 @@ export async function gcCommand(args: string[]): Promise<number> {
   const store = await attachBlobStore(config);
   const log = cliLogger('gc');
   const locks = openReplicaLocks(config.metadata, log);
-  const evictor = openEviction(config, store, log, locks, { intervalMs: 0 });
+  // On S3 the last uses are in the metadata store (issue 10): read them, as the server's sweeps do.
+  const lastUseKeyv = config.storage.s3 ? await openKeyvForReading(config, log, store) : undefined;
+  const lastUse = lastUseKeyv && keyvLastUse(lastUseKeyv);
+  const evictor = openEviction(config, store, log, locks, { intervalMs: 0, ...(lastUse && { lastUse }) });
   try {
     const result = await evictor.sweep({ ...limits, dryRun: values['dry-run'] ?? false });
     if (result.status === 'busy') {
@@ -95,6 +100,7 @@ export async function gcCommand(args: string[]): Promise<number> {
     return EXIT.OK;
   } finally {
     await evictor.stop();
+    await lastUseKeyv?.disconnect();
     await locks.close();
   }
 }

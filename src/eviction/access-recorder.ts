@@ -1,7 +1,8 @@
 // Records when a kept blob or manifest was last served, for least-recently-used eviction.
 //
 // The record is the store's (BlobStore.touch: on the filesystem store, the file's own modification time —
-// see filesystem-blob-store.ts for why). It stays cheap: one touch per blob per `throttleMs` at most (a
+// see filesystem-blob-store.ts for why), or the metadata store's for a store that cannot keep it (S3:
+// persisted-access.ts). It stays cheap: one touch per blob per `throttleMs` at most (a
 // busy layer served a thousand times a minute costs one syscall), fired after the answer, never awaited
 // on the request path. Blobs being
 // served by this process right now are also pinned in memory, so this process's sweeper skips them even
@@ -11,18 +12,21 @@ import type { Logger } from '../logger.ts';
 import type { Digest } from '../reference.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 
+/** Where uses are recorded: the store, or a view that keeps them in the metadata store (persisted-access.ts). */
+export type AccessTarget = Pick<BlobStore, 'touch'> & { flush?(): Promise<void> };
+
 /** Beyond this many remembered touches, the ones older than the throttle window are forgotten. */
 const MAX_REMEMBERED = 50_000;
 
 export class AccessRecorder {
-  private readonly store: Pick<BlobStore, 'touch'>;
+  private readonly store: AccessTarget;
   private readonly log: Logger;
   private readonly throttleMs: number;
   private readonly lastTouch = new Map<string, number>();
   private readonly pins = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(store: Pick<BlobStore, 'touch'>, log: Logger, options: { throttleMs: number }) {
+  constructor(store: AccessTarget, log: Logger, options: { throttleMs: number }) {
     this.store = store;
     this.log = log;
     this.throttleMs = options.throttleMs;
@@ -66,6 +70,7 @@ export class AccessRecorder {
   /** Waits for touches in progress (before the store goes away). */
   async flush(): Promise<void> {
     await Promise.all([...this.pending]);
+    await this.store.flush?.();
   }
 
   private forgetBefore(cutoff: number): void {

@@ -13,6 +13,7 @@ import { openReplicaLocks, type ReplicaLocks } from '../replicas/replica-locks.t
 import { usesRedis } from '../metadata/redis-connection.ts';
 import { Evictor } from '../eviction/evictor.ts';
 import { openEviction } from '../eviction/open-eviction.ts';
+import { keyvLastUse } from '../eviction/persisted-access.ts';
 import { UpstreamRouter } from '../routing.ts';
 import { BlobFills } from '../storage/blob-fill.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
@@ -71,7 +72,8 @@ export const mirrorServices = fp<MirrorServicesOptions>(
     const cacheSize = new CacheSizeScanner(keptStore);
     // Every part of the mirror keeps and removes through this view, so the cache size follows at once.
     const store = observeBlobStore(keptStore, cacheSize);
-    const metadata = new MetadataStore(keyv ?? (await openKeyv(config, log, store)), log, { tagRecordTtl: config.metadata.tagRecordTtl });
+    const metadataKeyv = keyv ?? (await openKeyv(config, log, store));
+    const metadata = new MetadataStore(metadataKeyv, log, { tagRecordTtl: config.metadata.tagRecordTtl });
     const metrics = new MirrorMetrics();
     const quotaView = new QuotaView({ get: (key) => metadata.getQuota(key), set: (key, record, ttl) => metadata.setQuota(key, record, ttl) });
     const quota = new QuotaPolicy({ view: quotaView, log, onHeld: metrics.quotaHeld });
@@ -108,6 +110,8 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       // A removed digest's manifest records and origins go with it (issue 9: metadata must not grow for ever,
       // and a record must not outlive the content it describes).
       onEvicted: (digest) => metadata.forgetDigest(digest.text),
+      // On S3 the LRU order lives in the metadata store (issue 10), so it survives restarts.
+      lastUse: keyvLastUse(metadataKeyv),
     });
     eviction.start();
     // Blobs over limits.maxBlobSize are refused; each fill asks eviction for room first (issue 9).

@@ -20,9 +20,11 @@
 // that file (openInFlight with the write's id). Writes of other processes cannot be followed through the
 // store (openInFlight gives only the kept blob), so replicas follow each other through the leader replica.
 //
-// A blob's last use (touch) is kept in this process's memory and falls back to the object's
+// A blob's last use (touch) is kept here only in this process's memory, falling back to the object's
 // LastModified (its commit time): S3 objects cannot change their mtime, and rewriting an object's
-// metadata to record a use would copy it. Losing the memory loses only the LRU refinement since the start.
+// metadata to record a use would copy it. The lasting LRU order is the metadata store's: eviction's view of
+// this store (src/eviction/persisted-access.ts) writes uses there in batches and reads them back per sweep,
+// so it survives restarts and is shared by replicas.
 
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
