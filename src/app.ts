@@ -16,6 +16,7 @@ import { requestMetrics } from './observability/request-metrics.ts';
 import { deniedRequests } from './observability/denied-requests.ts';
 import { warmSetPlugin } from './plugins/warm-set-plugin.ts';
 import { healthRoutes } from './routes/health.ts';
+import { internalFills } from './routes/internal-fills.ts';
 import { metricsEndpoint } from './routes/metrics-endpoint.ts';
 import { registryApi } from './routes/registry-api.ts';
 import { setupPages } from './routes/setup-pages.ts';
@@ -126,6 +127,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(clientAuth, { config });
   await app.register(registryApi);
   await app.register(healthRoutes);
+  await app.register(internalFills);
   await app.register(metricsEndpoint);
   await app.register(statusPage);
   await app.register(setupPages);

@@ -176,6 +176,24 @@ const auth = z
     if (value.secretEnv && value.secretFile) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'set secretEnv or secretFile, not both' });
   });
 
+// Replicas on object storage share no directory (issue 10): a follower streams a fill in flight from the
+// leading replica's internal endpoint (src/routes/internal-fills.ts), which answers only requests that carry
+// this shared secret. Without a secret there is no endpoint, and such followers wait for the kept blob.
+const replicas = z
+  .object({
+    secretEnv: z.string().min(1).optional(),
+    secretFile: z.string().min(1).optional(),
+    /** This replica's address as the others reach it (published in the fill lease's note). */
+    advertise: z.string().url().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.secretEnv && value.secretFile) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'set secretEnv or secretFile, not both' });
+    if ((value.secretEnv || value.secretFile) && !value.advertise) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['advertise'], message: 'required with a secret: the address other replicas reach this one at' });
+    }
+  });
+
 const schema = z
   .object({
     listen: listen.default('127.0.0.1:5000'),
@@ -235,6 +253,7 @@ const schema = z
     // HTTPS from PEM files (read and checked at start); absent = plain HTTP, e.g. behind a TLS proxy.
     tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
     auth: auth.optional(),
+    replicas: replicas.optional(),
     // Bounds on what anonymous clients and hostile upstreams can make the mirror do (README, "Security").
     limits: z.preprocess(
       (value) => value ?? {},

@@ -1,7 +1,8 @@
 // Blobs are immutable by digest: kept ones are served from disk with no upstream request; a miss joins
 // (or starts) the one upstream download for that digest and streams it as it arrives. Across replicas
 // sharing a store, the `fill:<digest>` lease picks the one replica that downloads; the others follow its
-// write in flight (src/replicas/remote-fill-reader.ts).
+// write in flight (src/replicas/remote-fill-reader.ts), through the store or, where the store cannot read
+// another process's write (S3), from the leader's internal endpoint (src/routes/internal-fills.ts).
 //
 // Bounded work per client (issue 9): starting a download takes a fill slot (src/storage/fill-slots.ts),
 // limited in total and per client address; a request over the limit waits for one, then gets 429. Kept
@@ -23,6 +24,7 @@ import { upstreamError } from '../upstream/upstream-errors.ts';
 import type { CacheOutcome } from './cache-outcome.ts';
 import type { ReplicaLocks } from '../replicas/replica-locks.ts';
 import { parseRemoteFillInfo, readRemoteFill, type RemoteFillInfo } from '../replicas/remote-fill-reader.ts';
+import type { LeaderStream } from '../replicas/leader-stream.ts';
 
 export interface BlobSource {
   /** Total size, when known: a kept blob's, or the one its upstream announced (at most limits.maxBlobSize). */
@@ -54,6 +56,8 @@ const LEADER_INFO_WAIT_MS = 10_000;
 export class BlobCache {
   private readonly deps: BlobCacheDeps;
   private readonly slots: FillSlots;
+  /** Streams another replica's fill from its internal endpoint; set with replicas.secret (followLeadersOverHttp). */
+  private leaderStream: LeaderStream | undefined;
 
   constructor(deps: BlobCacheDeps) {
     this.deps = deps;
@@ -62,6 +66,11 @@ export class BlobCache {
       perClient: deps.limits.maxConcurrentFillsPerClient,
       queueTimeoutMs: deps.limits.fillQueueTimeout,
     });
+  }
+
+  /** Followers whose store cannot read the leader's write stream it from the leader (src/routes/internal-fills.ts). */
+  followLeadersOverHttp(stream: LeaderStream): void {
+    this.leaderStream = stream;
   }
 
   /** For GET: the kept blob, or the running/new fill once the upstream has started sending. */
@@ -147,6 +156,7 @@ export class BlobCache {
   private follow(target: RouteTarget, digest: Digest, info: RemoteFillInfo, client: BlobClient = { address: 'replica-takeover' }): BlobSource {
     const { store, locks } = this.deps;
     const name = `fill:${digest.text}`;
+    const leaderStream = this.leaderStream;
     return {
       size: info.size,
       // Another replica does the upstream fetch.
@@ -179,6 +189,7 @@ export class BlobCache {
             this.deps.log.info({ digest: digest.text, position }, 'took over a fill from a replica that stopped');
             return readFill(fill, store, position, end);
           },
+          ...(leaderStream && { stream: (leader: string, temp: string, start: number, end: number) => leaderStream({ leader, digest, writeId: temp, start, end }) }),
         }),
     };
   }

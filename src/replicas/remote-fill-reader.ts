@@ -6,6 +6,12 @@
 // never completes anywhere. If the leader dies, the
 // reader asks its replica to take over and carries on from the new fill at the same offset: content
 // addressed by digest is the same bytes whoever fetches it.
+//
+// A store that cannot read another process's write (S3: a multipart upload in progress cannot be read)
+// gives nothing until the blob is kept. Then, when the note names the leader's address and this replica
+// has the shared secret, the reader streams the write from the leader's internal endpoint
+// (src/routes/internal-fills.ts) — all but its final byte, which it reads from the kept blob, so the
+// guarantee above does not rest on the leader's word. A cut stream falls back to the same lease logic.
 
 import { Readable } from 'node:stream';
 import type { Digest } from '../reference.ts';
@@ -15,6 +21,8 @@ export interface RemoteFillInfo {
   /** The leader's write in flight (its BlobWriter id; the note's key is `temp` for older replicas). */
   temp: string;
   size: number;
+  /** The leader replica's advertised address (replicas.advertise), when it serves its fills to the others. */
+  leader?: string;
 }
 
 export interface RemoteFillSource {
@@ -25,6 +33,11 @@ export interface RemoteFillSource {
    * is the write the vanished leader left behind, for the new leader to discard.
    */
   takeOver(position: number, end: number, deadTemp: string): Promise<Readable | undefined>;
+  /**
+   * Bytes `start`..`end` (inclusive) of write `temp` as the replica at `leader` receives them; undefined
+   * when it does not serve that write (finished, gone, or another replica's). Absent without a secret.
+   */
+  stream?(leader: string, temp: string, start: number, end: number): Promise<AsyncIterator<Buffer> | undefined>;
 }
 
 const POLL_MS = 15;
@@ -35,9 +48,9 @@ const STALL_CHECK_MS = 1000;
 export function parseRemoteFillInfo(text: string | undefined): RemoteFillInfo | undefined {
   if (!text) return undefined;
   try {
-    const value = JSON.parse(text) as { temp?: unknown; size?: unknown };
+    const value = JSON.parse(text) as { temp?: unknown; size?: unknown; leader?: unknown };
     if (typeof value.temp !== 'string' || typeof value.size !== 'number' || !Number.isSafeInteger(value.size)) return undefined;
-    return { temp: value.temp, size: value.size };
+    return { temp: value.temp, size: value.size, ...(typeof value.leader === 'string' && /^https?:\/\//.test(value.leader) && { leader: value.leader }) };
   } catch {
     return undefined;
   }
@@ -55,6 +68,14 @@ export function readRemoteFill(
   let position = range.start;
   let lastGrowth = Date.now();
   let delegate: AsyncIterator<Buffer> | undefined;
+  let leader = info.leader;
+  let remote: AsyncIterator<Buffer> | undefined;
+  let remoteRetryAt = 0;
+  const dropRemote = (): void => {
+    void remote?.return?.().catch(() => undefined);
+    remote = undefined;
+    remoteRetryAt = Date.now() + STALL_CHECK_MS;
+  };
 
   const isKept = async (): Promise<boolean> => (await store.stat(digest).catch(() => undefined)) !== undefined;
   // The write while in flight; once committed, the kept blob (the store falls back to it).
@@ -74,7 +95,25 @@ export function readRemoteFill(
             this.push(null);
             return;
           }
-          reader ??= await openCurrent();
+          if (!remote) reader ??= await openCurrent();
+          // The store cannot read the leader's write: stream it from the leader, up to the final byte.
+          if (!reader && source.stream && leader !== undefined && position < range.end && (remote || Date.now() >= remoteRetryAt)) {
+            try {
+              remote ??= await source.stream(leader, temp, position, range.end - 1);
+              const next = await remote?.next();
+              if (next && !next.done && next.value.length > 0) {
+                const bytes = next.value.subarray(0, range.end - position);
+                position += bytes.length;
+                lastGrowth = Date.now();
+                this.push(bytes);
+                return;
+              }
+              dropRemote();
+            } catch {
+              // The leader is gone or cut the stream (its fill failed): the lease logic below decides.
+              dropRemote();
+            }
+          }
           if (reader) {
             const onDisk = await reader.size();
             const kept = onDisk >= range.end + 1 && (await isKept());
@@ -103,6 +142,9 @@ export function readRemoteFill(
               await reader?.close();
               reader = undefined;
               temp = current.info.temp;
+              leader = current.info.leader;
+              dropRemote();
+              remoteRetryAt = 0;
               continue;
             }
             if (!current.held) {
@@ -123,6 +165,8 @@ export function readRemoteFill(
     destroy(error, callback) {
       const closing = reader?.close();
       reader = undefined;
+      void remote?.return?.().catch(() => undefined);
+      remote = undefined;
       void delegate?.return?.();
       void Promise.resolve(closing).catch(() => undefined).finally(() => callback(error));
     },

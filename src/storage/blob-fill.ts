@@ -109,7 +109,7 @@ export class BlobFill extends EventEmitter {
    * Runs the download. Never throws: the outcome is in `state`, `started` and `finished`. Holding `lease`,
    * it tells other replicas which write to follow, and lets go once the blob is kept (or not).
    */
-  async run(fetchUpstream: () => Promise<UpstreamBlob>, log: Logger, lease?: Lease): Promise<void> {
+  async run(fetchUpstream: () => Promise<UpstreamBlob>, log: Logger, lease?: Lease, leader?: string): Promise<void> {
     let writer: BlobWriter | undefined;
     try {
       const upstream = await fetchUpstream();
@@ -131,7 +131,10 @@ export class BlobFill extends EventEmitter {
       this.size = upstream.size;
       this.state = 'streaming';
       // The note keeps its `temp` key, so replicas of the previous release still read it in a rolling update.
-      await lease?.publish(JSON.stringify({ temp: writer.storeError === undefined ? writer.id : null, size: upstream.size ?? null }));
+      // `leader` is this replica's advertised address (replicas.advertise): followers whose store cannot read
+      // this write (S3) stream it from here instead (src/routes/internal-fills.ts).
+      const id = writer.storeError === undefined ? writer.id : null;
+      await lease?.publish(JSON.stringify({ temp: id, size: upstream.size ?? null, ...(leader !== undefined && id !== null && { leader }) }));
       this.markStarted();
       await this.receive(upstream.body, writer, log);
       if (this.size !== undefined && this.written !== this.size) {
@@ -247,6 +250,9 @@ export class BlobFills {
     this.options = options;
   }
 
+  /** This replica's address for the others (replicas.advertise), written into each fill's lease note. */
+  advertise: string | undefined;
+
   get(digest: Digest): BlobFill | undefined {
     return this.fills.get(digest.text);
   }
@@ -268,7 +274,7 @@ export class BlobFills {
     }
     const fill = new BlobFill(digest, this.store, this.options);
     this.fills.set(digest.text, fill);
-    void fill.run(fetchUpstream, this.log, lease).finally(() => {
+    void fill.run(fetchUpstream, this.log, lease, this.advertise).finally(() => {
       this.fills.delete(digest.text);
       slot?.release();
     });
