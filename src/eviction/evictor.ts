@@ -29,7 +29,7 @@ import { MAX_MANIFEST_BYTES, manifestReferences } from './manifest-references.ts
 import type { SweepLock } from './sweep-lock.ts';
 
 /** What eviction needs of the blob store. */
-export type EvictorStore = Pick<BlobStore, 'list' | 'remove' | 'accessedAt' | 'inFlight' | 'open' | 'readAll'>;
+export type EvictorStore = Pick<BlobStore, 'list' | 'remove' | 'accessedAt' | 'inFlight' | 'open' | 'readAll' | 'sweepOrphans'>;
 
 export interface EvictionMetrics {
   evicted(reason: string, bytes: number): void;
@@ -45,6 +45,12 @@ export interface EvictorOptions {
   graceMs: number;
   /** Background sweep period; 0 = no timer. */
   intervalMs: number;
+  /**
+   * Writes untouched this long belong to writers that died: each sweep (at most every ORPHAN_SWEEP_EVERY_MS)
+   * has the store remove them (BlobStore.sweepOrphans), under the sweeper's lease — one process at a time,
+   * not a timer per store and replica. Default 10 min.
+   */
+  orphanAgeMs?: number;
   access?: AccessRecorder;
   metrics?: EvictionMetrics;
   /** Called after each sweep that removed something (e.g. to rescan the cache size). */
@@ -55,6 +61,10 @@ export interface EvictorOptions {
    */
   onEvicted?: (digest: Digest) => void | Promise<void>;
 }
+
+/** Orphans of dead writers are looked for at most this often (a listing of the store's temporary area). */
+const ORPHAN_SWEEP_EVERY_MS = 5 * 60_000;
+const DEFAULT_ORPHAN_AGE_MS = 10 * 60_000;
 
 /** After a sweep that could free nothing, fills stream through without sweeping again for this long. */
 const NO_ROOM_RETRY_MS = 5_000;
@@ -103,6 +113,8 @@ export class Evictor implements DiskRoom {
   /** When a sweep for room last freed nothing (all in use): no point sweeping again at once. */
   private noRoomSince: number | undefined;
   private stopped = false;
+  /** When this process last swept orphans (under the lease). */
+  private orphansSweptAt: number | undefined;
   /** Other sources of digests never to evict (issue 13: the configured warm set), asked at each sweep. */
   private readonly keepers: Array<() => ReadonlySet<string>> = [];
 
@@ -115,8 +127,13 @@ export class Evictor implements DiskRoom {
     return this.options.maxBytes !== undefined || this.options.maxAgeMs !== undefined;
   }
 
+  /** Whether sweeps have work even without limits: the store's orphans. */
+  private get sweepsOrphans(): boolean {
+    return this.options.store.sweepOrphans !== undefined;
+  }
+
   start(): void {
-    if (!this.enabled || this.options.intervalMs <= 0) return;
+    if (!(this.enabled || this.sweepsOrphans) || this.options.intervalMs <= 0) return;
     this.requestSweep('start');
     this.timer = setInterval(() => this.requestSweep('interval'), this.options.intervalMs);
     this.timer.unref();
@@ -230,7 +247,7 @@ export class Evictor implements DiskRoom {
 
   /** Starts a background sweep, or one more after the running one. */
   requestSweep(trigger: string): void {
-    if (this.stopped || !this.enabled) return;
+    if (this.stopped || !(this.enabled || this.sweepsOrphans)) return;
     if (this.running) {
       this.again = true;
       return;
@@ -283,6 +300,7 @@ export class Evictor implements DiskRoom {
       return { status: 'busy' };
     }
     try {
+      if (!overrides.dryRun) await this.sweepOrphans();
       const report = await this.sweepOnce(overrides, () => lease.lost);
       metrics?.swept('done');
       return { status: 'done', report };
@@ -299,6 +317,11 @@ export class Evictor implements DiskRoom {
     const started = Date.now();
     const maxBytes = overrides.maxBytes ?? this.options.maxBytes;
     const maxAgeMs = overrides.maxAgeMs ?? this.options.maxAgeMs;
+    if (maxBytes === undefined && maxAgeMs === undefined) {
+      // No limits: the sweep was for orphans only, nothing to list or plan.
+      const empty = { evicted: [], freedBytes: 0, bytesBefore: 0, bytesAfter: 0, blobsAfter: 0, tempBytes: 0, protectedBytes: 0, skipped: 0 };
+      return { ...empty, durationMs: Date.now() - started, dryRun: overrides.dryRun ?? false };
+    }
     const candidates: EvictionCandidate[] = [];
     const seen = new Set<string>();
     // Fills kept while the listing runs may or may not be in it: count them again rather than miss them.
@@ -371,6 +394,21 @@ export class Evictor implements DiskRoom {
       durationMs: Date.now() - started,
       dryRun: overrides.dryRun ?? false,
     };
+  }
+
+  /** Has the store remove what dead writers left (called holding the sweeper's lease). */
+  private async sweepOrphans(): Promise<void> {
+    const { store, log } = this.options;
+    if (!store.sweepOrphans || this.stopped) return;
+    if (this.orphansSweptAt !== undefined && Date.now() - this.orphansSweptAt < ORPHAN_SWEEP_EVERY_MS) return;
+    this.orphansSweptAt = Date.now();
+    try {
+      const removed = await store.sweepOrphans(this.options.orphanAgeMs ?? DEFAULT_ORPHAN_AGE_MS);
+      if (Object.values(removed).some((count) => count > 0)) log.info({ removed }, 'removed what dead writers left');
+    } catch (error) {
+      // Eviction goes on: an orphan costs room, not correctness.
+      log.warn({ err: error }, 'orphan sweep failed');
+    }
   }
 
   private async forget(digest: Digest): Promise<void> {

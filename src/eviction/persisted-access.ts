@@ -13,7 +13,7 @@
 import type Keyv from 'keyv';
 import type { Logger } from '../logger.ts';
 import type { Digest } from '../reference.ts';
-import type { BlobStore, KeptBlob } from '../storage/blob-store.ts';
+import type { BlobStore, KeptBlob, OrphanReport } from '../storage/blob-store.ts';
 import type { EvictorStore } from './evictor.ts';
 
 /** Where last uses are kept: a small interface over the metadata store. */
@@ -67,9 +67,12 @@ export class PersistedAccessStore implements AccessStore {
   private pending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  readonly sweepOrphans?: (olderThanMs: number) => Promise<OrphanReport>;
 
   constructor(store: AccessStore, records: LastUseRecords, log: Logger, options: PersistedAccessOptions = {}) {
     this.store = store;
+    const sweepOrphans = store.sweepOrphans?.bind(store);
+    if (sweepOrphans) this.sweepOrphans = sweepOrphans;
     this.records = records;
     this.log = log;
     this.flushMs = options.flushMs ?? 5_000;

@@ -142,7 +142,17 @@ export interface BlobStore {
   lock(name: string, leaseMs: number): ExclusiveLock;
   /** Where an embedded metadata log belongs (a local file), or undefined when this store has no such place. */
   embeddedMetadataPath(): string | undefined;
+  /**
+   * Removes what writers that died left behind (temp files, temporary objects, incomplete multipart
+   * uploads) untouched for `olderThanMs`; never this process's writes in flight. Run by the one sweeper,
+   * under its lease (src/eviction/evictor.ts), so replicas do not all list the store at once. Returns
+   * counts by kind.
+   */
+  sweepOrphans?(olderThanMs: number): Promise<OrphanReport>;
 }
+
+/** What an orphan sweep removed, by kind (e.g. { files: 2 } or { objects: 1, uploads: 3 }). */
+export type OrphanReport = Readonly<Record<string, number>>;
 
 const NOT_KEPT = 'ENOENT';
 

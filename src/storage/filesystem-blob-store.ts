@@ -196,14 +196,28 @@ export class FilesystemBlobStore implements BlobStore {
     return TEMP_NAME.test(id) ? path.join(this.tmpDir, id) : undefined;
   }
 
+  /**
+   * Temp files of writers that died (a replica killed mid-fill on a shared store), run by the sweeper.
+   * Never less than the stale age used at start: a live fill writes to its file continuously, but one
+   * waiting on a slow upstream may pause.
+   */
+  async sweepOrphans(olderThanMs: number): Promise<{ files: number }> {
+    return { files: await this.removeTempFilesOlderThan(Math.max(olderThanMs, STALE_SHARED_TEMP_MS)) };
+  }
+
   /** Removes temp files untouched for `ageMs` (a live fill writes to its file continuously). */
-  private async removeTempFilesOlderThan(ageMs: number): Promise<void> {
+  private async removeTempFilesOlderThan(ageMs: number): Promise<number> {
     const cutoff = Date.now() - ageMs;
-    for (const name of await readdir(this.tmpDir)) {
+    let removed = 0;
+    for (const name of await readdir(this.tmpDir).catch(() => [])) {
       const file = path.join(this.tmpDir, name);
       const info = await stat(file).catch(() => undefined);
-      if (info && info.mtimeMs < cutoff) await rm(file, { force: true });
+      if (info && info.mtimeMs < cutoff) {
+        await rm(file, { force: true });
+        removed += 1;
+      }
     }
+    return removed;
   }
 }
 

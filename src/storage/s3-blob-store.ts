@@ -11,8 +11,9 @@
 // content-addressed object only after the digest matched: CopyObject to the final key (UploadPartCopy
 // parts above 5 GiB, the single-copy limit), then DeleteObject of the temporary key. A process killed
 // mid-write therefore leaves only a temporary key or an incomplete multipart upload, never a visible
-// partial blob; sweepOrphans() removes those once they are older than the orphan age (at start and every
-// sweep interval). Conditional create (PutObject If-None-Match: *) is not used: RGW honours it only on a
+// partial blob; sweepOrphans() removes those once they are older than the orphan age. The one sweeper
+// calls it under its lease (src/eviction/evictor.ts: at start and every eviction interval), so replicas do
+// not each list the bucket on a timer of their own. Conditional create (PutObject If-None-Match: *) is not used: RGW honours it only on a
 // single-part PutObject, never on the CompleteMultipartUpload or CopyObject a large verified blob needs.
 //
 // The in-flight bytes also go to a local scratch file, because an S3 multipart upload cannot be read
@@ -78,7 +79,6 @@ const SINGLE_COPY_LIMIT = 5 * 1024 * MiB;
 const DEFAULT_COPY_PART_SIZE = 1024 * MiB;
 /** A temporary key or multipart upload untouched this long belongs to a writer that died. */
 const DEFAULT_ORPHAN_AGE_MS = 10 * 60_000;
-const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60_000;
 const WRITE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LOCK_NAME = /^[a-z0-9-]+$/;
 const HEX = { sha256: /^[0-9a-f]{64}$/, sha512: /^[0-9a-f]{128}$/ } as const;
@@ -92,8 +92,6 @@ export interface S3BlobStoreOptions {
   scratchDir: string;
   /** Temporary keys and multipart uploads older than this are orphans (default 10 min). */
   orphanAgeMs?: number;
-  /** How often this process looks for orphans; 0 = only at start (default 10 min). */
-  sweepIntervalMs?: number;
   partSize?: number;
   /** Objects above this are copied with UploadPartCopy (default 5 GiB, S3's CopyObject limit). */
   singleCopyLimit?: number;
@@ -160,7 +158,6 @@ export class S3BlobStore implements BlobStore {
   private readonly readers = new Map<string, number>();
   /** Keys removed while readers had them open: gone for everyone else, deleted when the last reader closes. */
   private readonly removing = new Set<string>();
-  private sweeper: NodeJS.Timeout | undefined;
   private readonly presignClient: S3Client;
 
   private constructor(options: S3BlobStoreOptions) {
@@ -180,7 +177,7 @@ export class S3BlobStore implements BlobStore {
 
   /**
    * Checks the bucket (HeadBucket: it exists, the credentials are accepted, the endpoint answers), prepares
-   * the scratch dir (this process's leftovers from a crash go) and removes orphans older than the orphan age.
+   * the scratch dir (this process's leftovers from a crash go). Orphans in the bucket are the sweeper's.
    */
   static async open(options: S3BlobStoreOptions, openOptions: { attach?: boolean } = {}): Promise<S3BlobStore> {
     const store = new S3BlobStore(options);
@@ -192,20 +189,11 @@ export class S3BlobStore implements BlobStore {
     // The scratch dir is this process's (a replica's own disk); its temp files die with their writer.
     await rm(store.tmpDir, { recursive: true, force: true });
     await mkdir(store.tmpDir, { recursive: true });
-    await store.sweepOrphans().catch((error: unknown) => store.log?.warn({ err: error }, 'object storage: orphan sweep failed'));
-    const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-    if (interval > 0) {
-      store.sweeper = setInterval(() => {
-        store.sweepOrphans().catch((error: unknown) => store.log?.warn({ err: error }, 'object storage: orphan sweep failed'));
-      }, interval);
-      store.sweeper.unref();
-    }
     return store;
   }
 
-  /** Stops the periodic orphan sweep and closes the client's connections. */
+  /** Closes the client's connections. */
   close(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
     this.client.destroy();
     if (this.presignClient !== this.client) this.presignClient.destroy();
   }

@@ -43,7 +43,7 @@ after(async () => {
 /** A store on a fresh key prefix of the shared bucket, with its own scratch dir. */
 async function s3Store(t: { after(fn: () => Promise<void> | void): void }, options: Partial<S3BlobStoreOptions> = {}): Promise<S3BlobStore> {
   const scratchDir = await makeTempDir('s3scratch');
-  const store = await S3BlobStore.open({ client: s3ClientFor(rgw), bucket: Bucket, prefix: `t-${randomUUID()}/`, scratchDir, sweepIntervalMs: 0, ...options });
+  const store = await S3BlobStore.open({ client: s3ClientFor(rgw), bucket: Bucket, prefix: `t-${randomUUID()}/`, scratchDir, ...options });
   t.after(async () => {
     store.close();
     await removeTempDir(scratchDir);

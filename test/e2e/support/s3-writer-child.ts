@@ -16,7 +16,7 @@ const client = new S3Client({
   requestChecksumCalculation: 'WHEN_REQUIRED',
   responseChecksumValidation: 'WHEN_REQUIRED',
 });
-const store = await S3BlobStore.open({ client, bucket: env.S3_BUCKET as string, prefix: env.S3_PREFIX, scratchDir: env.SCRATCH_DIR as string, sweepIntervalMs: 0 });
+const store = await S3BlobStore.open({ client, bucket: env.S3_BUCKET as string, prefix: env.S3_PREFIX, scratchDir: env.SCRATCH_DIR as string });
 const writer = await store.create('sha256');
 const total = Number(env.WRITE_BYTES);
 for (let at = 0; at < total; at += 1024 * 1024) await writer.write(randomBytes(Math.min(1024 * 1024, total - at)));
