@@ -20,6 +20,8 @@ type AuthConfig = NonNullable<Config['auth']>;
 
 /** Paths open to everyone: orchestrators probe these without credentials, and /token takes its own. */
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/token']);
+/** Replicas' internal endpoint: it checks the replicas' shared secret itself (src/routes/internal-fills.ts). */
+const REPLICA_PREFIX = '/_internal/fills/';
 /** A registry API path and the repository it names, for the challenge's scope. */
 const REPOSITORY_PATH = /^(?:\/[^/]+)?\/v2\/(.+)\/(?:manifests|blobs|tags|referrers)\//;
 /** Characters of a repository name (distribution's grammar is stricter; this is about quoting). */
@@ -117,7 +119,7 @@ export const clientAuth = fp<{ config: Config }>(
     if (!auth) return;
     app.addHook('onRequest', async (request) => {
       const path = request.url.split('?')[0] ?? '';
-      if (OPEN_PATHS.has(path)) return;
+      if (OPEN_PATHS.has(path) || path.startsWith(REPLICA_PREFIX)) return;
       const account = await auth.authenticate(request);
       if (account === undefined) throw auth.unauthorized(request);
       request.clientAccount = account;

@@ -12,6 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseDigest } from '../reference.ts';
 import { leaderStream } from '../replicas/leader-stream.ts';
+import { RegistryError } from '../errors.ts';
 import { REPLICA_SECRET_HEADER, replicaSecret, secretMatches } from '../replicas/replica-secret.ts';
 import { readFill } from '../storage/blob-fill.ts';
 
@@ -33,19 +34,20 @@ export async function internalFills(app: FastifyInstance): Promise<void> {
   app.get<{ Params: { digest: string }; Querystring: FillQuery }>('/_internal/fills/:digest', async (request, reply) => {
     const given = request.headers[REPLICA_SECRET_HEADER];
     if (!secretMatches(typeof given === 'string' ? given : undefined, secret)) {
-      return reply.code(401).header('cache-control', 'no-store').send({ error: 'replica secret required' });
+      reply.header('cache-control', 'no-store');
+      throw new RegistryError('UNAUTHORIZED', 'replica secret required');
     }
     const digest = parseDigest(request.params.digest);
     const { write, offset = '0', end } = request.query;
     if (!digest || !write || !OFFSET.test(offset) || (end !== undefined && !OFFSET.test(end))) {
-      return reply.code(400).send({ error: 'expected a digest, write=<id>, offset=<n> and end=<n>' });
+      throw new RegistryError('DIGEST_INVALID', 'expected a digest, write=<id>, offset=<n> and end=<n>');
     }
     const fill = app.mirror.fills.get(digest);
     // Only the write the follower was told about: a later fill of the same digest is a different write.
-    if (!fill || fill.writeId !== write || fill.diskless) return reply.code(404).send({ error: 'no such fill in flight here' });
+    if (!fill || fill.writeId !== write || fill.diskless) throw new RegistryError('BLOB_UNKNOWN', 'no such fill in flight here');
     const start = Number(offset);
     const last = end === undefined ? undefined : Number(end);
-    if (last !== undefined && last < start) return reply.code(400).send({ error: 'end before offset' });
+    if (last !== undefined && last < start) throw new RegistryError('RANGE_INVALID', 'end before offset');
     return reply
       .header('content-type', 'application/octet-stream')
       .header('cache-control', 'no-store')

@@ -85,3 +85,37 @@ test('config: a secret needs an advertised address, and short secrets are refuse
   assert.throws(() => replicaSecret({ secretEnv: 'X', advertise: 'http://a:1' }, {}), /not set/);
   assert.equal(replicaSecret({ secretEnv: 'X', advertise: 'http://a:1' }, { X: SECRET }), SECRET);
 });
+
+test('with client auth on, the endpoint answers replicas by their secret alone, and still refuses everyone else', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pullthrough-replica-auth-'));
+  const htpasswd = path.join(dir, 'htpasswd');
+  // bcrypt cost 4 ("secret"): the account is never used, client auth just has to be on.
+  await writeFile(htpasswd, 'someone:$2y$04$3yY9qQ0Qj7m7p8o0bW9fBOS2Gm8wq0cM3QpZB3lq0Wb9m7S4fQ6aW\n');
+  const upstream = await new MemoryRegistry().start();
+  process.env[SECRET_ENV] = SECRET;
+  const mirror = await startMirror(
+    { hub: { url: upstream.url } },
+    { extra: { auth: { htpasswd }, replicas: { secretEnv: SECRET_ENV, advertise: 'http://127.0.0.1:1' } } },
+  );
+  t.after(async () => {
+    await mirror.close();
+    await upstream.stop();
+    delete process.env[SECRET_ENV];
+    await rm(dir, { recursive: true, force: true });
+  });
+  const digest = `sha256:${'0'.repeat(64)}`;
+  const url = `${mirror.url}/_internal/fills/${digest}?write=nope&offset=0`;
+  const stranger = await fetch(url);
+  await stranger.arrayBuffer();
+  assert.equal(stranger.status, 401, 'no secret: refused');
+  const replica = await fetch(url, { headers: { [HEADER]: SECRET } });
+  const body = (await replica.json()) as { errors: Array<{ code: string }> };
+  assert.equal(replica.status, 404, 'the secret gets past client auth to the endpoint, which knows no such write');
+  assert.equal(body.errors[0]?.code, 'BLOB_UNKNOWN');
+  const blob = await fetch(`${mirror.url}/v2/team/app/blobs/${digest}`);
+  await blob.arrayBuffer();
+  assert.equal(blob.status, 401, 'the registry API still needs an account');
+});
