@@ -99,9 +99,16 @@ export interface CurlBatch {
  * `clients` concurrent curl processes, each GETting `url` once into /dev/null. `url` may be a list: client i
  * GETs `url[i % url.length]` (clients spread over replicas).
  */
-export async function runCurls(url: string | string[], clients: number, headers: Record<string, string> = {}): Promise<CurlBatch> {
+export async function runCurls(
+  url: string | string[],
+  clients: number,
+  headers: Record<string, string> = {},
+  options: { follow?: boolean } = {},
+): Promise<CurlBatch> {
   const urls = typeof url === 'string' ? [url] : url;
   const args = ['-sS', '-o', '/dev/null', '--max-time', '300', '-w', '%{http_code} %{size_download} %{time_starttransfer} %{time_total}'];
+  // Following a 307 to a presigned URL, as docker and containerd do (storage.s3.redirect).
+  if (options.follow) args.push('-L');
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
   const start = performance.now();
   const outs = await Promise.all(
@@ -114,6 +121,37 @@ export async function runCurls(url: string | string[], clients: number, headers:
     return { status: status ?? 0, bytes: bytes ?? 0, ttfbSeconds: ttfb ?? NaN, totalSeconds: total ?? NaN };
   });
   return { results, wallSeconds };
+}
+
+export interface CurlRateResult {
+  requestsPerSecond: number;
+  requests: number;
+  /** Answers that were not a 200 of `size` bytes (after following redirects). */
+  wrong: number;
+}
+
+/**
+ * Request rate where wrk cannot go (it follows no redirect): `connections` curl processes at once, each
+ * GETting `url` `perConnection` times over kept-alive connections (`-L`: to the presigned URL and back
+ * for the next one). Counts whole fetches per second; every answer's status and size is checked.
+ */
+export async function runCurlRate(url: string, connections: number, perConnection: number, size: number, options: { follow?: boolean } = {}): Promise<CurlRateResult> {
+  const args = ['-sS', '--max-time', '120', '-w', '%{http_code} %{size_download}\n', ...(options.follow ? ['-L'] : [])];
+  for (let i = 0; i < perConnection; i++) args.push('-o', '/dev/null', url);
+  const start = performance.now();
+  const outs = await Promise.all(Array.from({ length: connections }, () => runCommand('curl', args, { timeoutMs: 130_000 })));
+  const seconds = (performance.now() - start) / 1000;
+  let requests = 0;
+  let wrong = 0;
+  for (const out of outs) {
+    if (out.code !== 0) throw new Error(`curl ${url} exited ${out.code}: ${out.stderr}`);
+    for (const line of out.stdout.trim().split('\n')) {
+      const [status, bytes] = line.split(' ').map(Number);
+      requests += 1;
+      if (status !== 200 || bytes !== size) wrong += 1;
+    }
+  }
+  return { requestsPerSecond: requests / seconds, requests, wrong };
 }
 
 export interface Fetched {

@@ -11,6 +11,8 @@ export type MetricKey =
   | 'warmTagRps'
   | 'warmDigestRps'
   | 'warmSmallBlobRps'
+  /** Not a row of its own: the S3 table's comparison for the redirect mirror (curl follows, wrk cannot). */
+  | 'warmSmallBlobCurlRps'
   | 'warmLargeMBps1'
   | 'warmLargeMBps8'
   | 'coldLargeTtfbMs'
@@ -212,6 +214,78 @@ export function replicaMarkdownTable(rows: ReplicaReportRow[], replicas: number)
   ];
   for (const r of rows) {
     lines.push(`| ${r.row} | ${r.unit} | ${fmt(r.one)} | ${fmt(r.many)} | ${fmtRatio(r.ratio)} | ${r.target ?? '–'} | ${fmtMet(r.met.one)} / ${fmtMet(r.met.many)} |`);
+  }
+  return lines.join('\n');
+}
+
+// Object storage (issue 10): pullthrough with its blobs in an S3 bucket (a Ceph RGW the bench starts), streamed
+// through the mirror and via redirect (307 to a presigned URL, followed by curl), against the filesystem store and
+// distribution measured in the same run. Ratios: S3 ÷ filesystem store, S3 ÷ distribution.
+
+export type S3MetricKey = 'warmSmallBlobRps' | 'warmSmallBlobCurlRps' | 'warmLargeMBps1' | 'coldLargeTotalS';
+export type S3Metrics = Partial<Record<S3MetricKey, number>>;
+
+export interface S3RowSpec {
+  key: S3MetricKey;
+  row: string;
+  unit: string;
+  higherIsBetter: boolean;
+  /** Measured for the redirect mirror too (wrk follows no redirect; a cold blob is never redirected). */
+  redirect: boolean;
+}
+
+export function s3RowSpecs(z: { warmLarge: string; coldLarge: string; curlConnections: number }): S3RowSpec[] {
+  return [
+    { key: 'warmSmallBlobRps', row: 'warm small blob 1 MiB (wrk, 16 conn)', unit: 'req/s', higherIsBetter: true, redirect: false },
+    { key: 'warmSmallBlobCurlRps', row: `warm small blob 1 MiB (${z.curlConnections} curl, following redirects)`, unit: 'req/s', higherIsBetter: true, redirect: true },
+    { key: 'warmLargeMBps1', row: `warm large blob ${z.warmLarge}, 1 client`, unit: 'MB/s', higherIsBetter: true, redirect: true },
+    { key: 'coldLargeTotalS', row: `cold large blob ${z.coldLarge}: total`, unit: 's', higherIsBetter: false, redirect: false },
+  ];
+}
+
+export interface S3ReportRow {
+  row: string;
+  unit: string;
+  distribution: number | undefined;
+  filesystem: number | undefined;
+  streaming: number | undefined;
+  redirect: number | undefined;
+  /** S3 ÷ filesystem store and S3 ÷ distribution, for streaming and redirect. */
+  ratios: { streamingToFilesystem?: number; streamingToDistribution?: number; redirectToFilesystem?: number; redirectToDistribution?: number };
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : undefined;
+}
+
+export function buildS3Rows(specs: S3RowSpec[], m: { distribution: S3Metrics; filesystem: S3Metrics; streaming: S3Metrics; redirect: S3Metrics }): S3ReportRow[] {
+  return specs.map((spec) => {
+    const distribution = m.distribution[spec.key];
+    const filesystem = m.filesystem[spec.key];
+    const streaming = m.streaming[spec.key];
+    const redirect = spec.redirect ? m.redirect[spec.key] : undefined;
+    const ratios: S3ReportRow['ratios'] = {};
+    const set = (k: keyof S3ReportRow['ratios'], v: number | undefined): void => {
+      if (v !== undefined) ratios[k] = v;
+    };
+    set('streamingToFilesystem', ratio(streaming, filesystem));
+    set('streamingToDistribution', ratio(streaming, distribution));
+    set('redirectToFilesystem', ratio(redirect, filesystem));
+    set('redirectToDistribution', ratio(redirect, distribution));
+    return { row: spec.row, unit: spec.unit, distribution, filesystem, streaming, redirect, ratios };
+  });
+}
+
+export function s3MarkdownTable(rows: S3ReportRow[], filesystemLabel: string): string {
+  const lines = [
+    `| row | unit | distribution | ${filesystemLabel} | S3 streaming | ÷ filesystem | ÷ distribution | S3 redirect | ÷ filesystem | ÷ distribution |`,
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.row} | ${r.unit} | ${fmt(r.distribution)} | ${fmt(r.filesystem)} | ${fmt(r.streaming)} | ${fmtRatio(r.ratios.streamingToFilesystem)} | ` +
+        `${fmtRatio(r.ratios.streamingToDistribution)} | ${fmt(r.redirect)} | ${fmtRatio(r.ratios.redirectToFilesystem)} | ${fmtRatio(r.ratios.redirectToDistribution)} |`,
+    );
   }
   return lines.join('\n');
 }

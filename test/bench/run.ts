@@ -3,7 +3,9 @@
 // JSON to bench-results/latest.json. It exits non-zero when a system answers wrongly (a benchmark of errors is
 // worthless) and, with --smoke, when a row produced no number. Missed targets are reported, not failed.
 // With Redis it also runs issue 6's rows: 3 pullthrough replicas (one Redis, one shared store directory) against
-// 1, under the same load spread (`--only=pullthrough-replicas` runs just those).
+// 1, under the same load spread (`--only=pullthrough-replicas` runs just those). Where Ceph RGW is installed it also
+// runs issue 10's rows: pullthrough with its blobs in an S3 bucket, streamed and via redirect, against the
+// filesystem store and distribution (`--only=pullthrough-s3,distribution,pullthrough-embedded` for just those).
 
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -22,6 +24,7 @@ import {
   median,
   readMemory,
   resetPeakMemory,
+  runCurlRate,
   runCurls,
   runWrk,
   runWrkSpread,
@@ -32,7 +35,12 @@ import {
 import {
   buildReplicaRows,
   buildRows,
+  buildS3Rows,
   markdownTable,
+  s3MarkdownTable,
+  s3RowSpecs,
+  type S3Metrics,
+  type S3ReportRow,
   replicaMarkdownTable,
   replicaRowSpecs,
   rowSpecs,
@@ -42,7 +50,9 @@ import {
   type SystemId,
 } from './report.ts';
 import { pushRandomBlob, type PushedBlob } from './seed-blob.ts';
-import { startDistributionProxy, startPullthrough, startReplicas, type SystemUnderTest } from './systems.ts';
+import { startDistributionProxy, startPullthrough, startReplicas, type BenchS3, type SystemUnderTest } from './systems.ts';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { s3ClientFor, startRgw, type Rgw } from '../support/ceph-rgw.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MiB = 1024 * 1024;
@@ -54,9 +64,10 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 
 const REPLICAS = 3;
 const REPLICAS_ID = 'pullthrough-replicas';
+const S3_ID = 'pullthrough-s3';
 const P = smoke
-  ? { reps: 1, wrkSeconds: 1, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
-  : { reps: 3, wrkSeconds: 5, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
+  ? { reps: 1, wrkSeconds: 1, curlRate: 8, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
+  : { reps: 3, wrkSeconds: 5, curlRate: 60, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
 const REDIS_URL = process.env.PULLTHROUGH_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 
 function say(message: string): void {
@@ -86,6 +97,15 @@ function machine(): Record<string, string | number> {
     distribution: tool('docker-registry', ['--version']),
     wrk: tool('wrk', ['-v']),
   };
+}
+
+function rgwInstalled(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v radosgw && command -v ceph-mon && command -v ceph-osd'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function redisReachable(url: string): Promise<boolean> {
@@ -216,6 +236,8 @@ async function benchSystem(sys: SystemUnderTest, proxy: CountingProxy, economyPr
   proxy.resetCounts();
   await wrkRow('warmDigestRps', `${base}/manifests/${s.image.digest}`);
   await wrkRow('warmSmallBlobRps', blobUrl(s.small));
+  // The same blob by curl processes: the S3 table's yardstick for the redirect mirror, which wrk cannot follow.
+  for (let i = 0; i < P.reps; i++) add('warmSmallBlobCurlRps', await curlRate('warm small blob (curl)', blobUrl(s.small), s.small.size));
   notes.upstreamRequestsDuringOtherWarmRows = proxy.count();
 
   notes.rssAfterWrkRowsMiB = (await readMemory(sys.pid)).rss / MiB;
@@ -398,6 +420,118 @@ async function benchReplicas(replicas: SystemUnderTest[], proxy: CountingProxy, 
   return { metrics, samples, notes };
 }
 
+const CURL_CONNECTIONS = 16;
+
+/** Warm small-blob rate by CURL_CONNECTIONS curl processes, every answer checked. */
+async function curlRate(what: string, url: string, size: number, follow = false): Promise<number> {
+  const r = await runCurlRate(url, CURL_CONNECTIONS, P.curlRate, size, { follow });
+  expect(r.wrong === 0, `${what}: ${r.wrong} of ${r.requests} answers were not 200 with ${size} bytes`);
+  return r.requestsPerSecond;
+}
+
+interface S3Run {
+  streaming: S3Metrics;
+  redirect: S3Metrics;
+  samples: Record<string, number[]>;
+  notes: Record<string, unknown>;
+}
+
+/**
+ * Issue 10: pullthrough with its blobs in a Ceph RGW bucket (test/support/ceph-rgw.ts, started here, memstore:
+ * RAM), first streaming through the mirror, then — on the same bucket and prefix, so the blobs are warm — with
+ * storage.s3.redirect (curl follows the 307 to the presigned URL). Embedded metadata, as pullthrough-embedded.
+ */
+async function benchS3(dir: string, entry: string, upstreamUrl: (proxyUrl: string) => { url: string; username: string; password: string }, upstream: UpstreamRegistry, s: Seeds, runId: string): Promise<S3Run> {
+  const samples: Record<string, number[]> = {};
+  const notes: Record<string, unknown> = {};
+  const add = (key: string, v: number): void => {
+    (samples[key] ??= []).push(v);
+  };
+  let rgw: Rgw | undefined;
+  const systems: SystemUnderTest[] = [];
+  try {
+    say('S3: starting Ceph RGW');
+    rgw = await startRgw({ memstoreBytes: smoke ? '1G' : '3G' });
+    notes.rgwStartMs = rgw.startMs;
+    const admin = s3ClientFor(rgw);
+    const bucket = `bench-${runId}`;
+    await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+    admin.destroy();
+    const s3: BenchS3 = { endpoint: rgw.endpoint, bucket, prefix: 'mirror/', accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey };
+    const run = async (mode: 'streaming' | 'redirect'): Promise<S3Metrics> => {
+      const proxy = await startCountingProxy(upstream.directUrl);
+      const own = join(dir, mode);
+      await mkdir(own, { recursive: true });
+      try {
+        say(`S3 ${mode}: starting pullthrough`);
+        const sys = await startPullthrough(own, { entry, upstream: upstreamUrl(proxy.url), s3: { ...s3, redirect: mode === 'redirect' }, name: `${S3_ID}-${mode}` });
+        systems.push(sys);
+        const base = `${sys.url}/v2/${s.repo}`;
+        const blobUrl = (b: PushedBlob): string => `${base}/blobs/${b.digest}`;
+        const follow = mode === 'redirect';
+        for (let i = 0; i < 2; i++) {
+          for (const blob of [s.small, s.warmLarge]) {
+            const batch = await runCurls(blobUrl(blob), 1, {}, { follow });
+            checkBatch(`S3 ${mode}: warm-up`, batch, blob.size);
+          }
+        }
+        await expectBlob(`S3 ${mode}: warm large blob`, blobUrl(s.warmLarge), s.warmLarge);
+        if (mode === 'redirect') {
+          const answer = await fetch(blobUrl(s.warmLarge), { redirect: 'manual' });
+          await answer.arrayBuffer();
+          expect(answer.status === 307, `S3 redirect: a kept blob answered ${answer.status}, not 307`);
+        }
+        proxy.resetCounts();
+        const metrics: Record<string, number[]> = {};
+        const put = (key: string, v: number): void => {
+          (metrics[key] ??= []).push(v);
+          add(`${mode}.${key}`, v);
+        };
+        say(`S3 ${mode}: warm small blob (${mode === 'streaming' ? 'wrk and ' : ''}${CURL_CONNECTIONS} curl)`);
+        for (let i = 0; i < P.reps; i++) {
+          if (mode === 'streaming') {
+            const r = await runWrk(blobUrl(s.small), 16, P.wrkSeconds);
+            expect(r.errors === 0 && r.non2xx === 0, `S3 streaming warm small blob: wrk saw ${r.non2xx} non-2xx answers and ${r.errors} socket errors in ${r.requests} requests`);
+            put('warmSmallBlobRps', r.requestsPerSecond);
+          }
+          put('warmSmallBlobCurlRps', await curlRate(`S3 ${mode}: warm small blob (curl)`, blobUrl(s.small), s.small.size, follow));
+        }
+        say(`S3 ${mode}: warm large blob (curl, 1 client)`);
+        for (let i = 0; i < P.reps; i++) {
+          const batch = await runCurls(blobUrl(s.warmLarge), 1, {}, { follow });
+          checkBatch(`S3 ${mode}: warm large blob`, batch, s.warmLarge.size);
+          put('warmLargeMBps1', s.warmLarge.size / 1e6 / batch.wallSeconds);
+        }
+        notes[`${mode}UpstreamRequestsDuringWarmRows`] = proxy.count();
+        if (mode === 'streaming') {
+          say('S3 streaming: cold large blob (curl)');
+          for (const blob of s.coldLarge) {
+            const batch = await runCurls(blobUrl(blob), 1);
+            checkBatch('S3 cold large blob', batch, blob.size);
+            put('coldLargeTotalS', batch.results[0]?.totalSeconds ?? NaN);
+            await expectBlob('S3 cold large blob, fetched again', blobUrl(blob), blob);
+          }
+        }
+        const out: S3Metrics = {};
+        for (const [k, v] of Object.entries(metrics)) out[k as keyof S3Metrics] = median(v);
+        return out;
+      } finally {
+        await systems.at(-1)?.stop();
+        await proxy.close();
+      }
+    };
+    const streaming = await run('streaming');
+    const redirect = await run('redirect');
+    return { streaming, redirect, samples, notes };
+  } catch (e) {
+    const logs = (await Promise.all(systems.map(async (r) => `--- ${r.label} log tail ---\n${(await r.log()).slice(-1500)}`))).join('\n');
+    const rgwTail = rgw ? `\n--- rgw log tail ---\n${await rgw.tail().catch(() => '')}` : '';
+    throw new Error(`${(e as Error).message}\n${logs}${rgwTail}`, { cause: e });
+  } finally {
+    await rgw?.stop();
+  }
+}
+
 async function directReference(upstream: UpstreamRegistry, s: Seeds): Promise<{ metrics: Metrics; samples: Record<string, number[]> }> {
   // A client pulling straight from the upstream, through a counting proxy like the mirrors' (the same path their
   // bytes take), with a pull token minted up front: no token dance in the timing, as for a warmed-up client.
@@ -461,6 +595,9 @@ async function main(): Promise<number> {
   let seeds: Seeds | undefined;
   let direct: { metrics: Metrics; samples: Record<string, number[]> } = { metrics: {}, samples: {} };
   let replicaRun: ReplicaRun | undefined;
+  let s3Run: S3Run | undefined;
+  const withS3 = (only === undefined || only.includes(S3_ID)) && rgwInstalled();
+  if (!withS3 && (only === undefined || only.includes(S3_ID))) say('radosgw not installed: no S3 rows (apt-get install ceph-mon ceph-osd ceph-common radosgw)');
   try {
     say('starting the upstream registry (token auth) and seeding it');
     upstream = await startUpstreamRegistry({ auth: 'token' });
@@ -521,6 +658,17 @@ async function main(): Promise<number> {
         await proxy.close();
       }
     }
+
+    if (withS3) {
+      const dir = join(tmp, S3_ID);
+      await mkdir(dir, { recursive: true });
+      try {
+        s3Run = await benchS3(dir, entry, login, upstream, seeds, runId);
+      } catch (e) {
+        failures.push({ system: S3_ID, error: (e as Error).message });
+        say(`${S3_ID} FAILED: ${(e as Error).message.split('\n')[0] ?? ''}`);
+      }
+    }
   } finally {
     if (withRedis && seeds !== undefined) {
       await cleanRedis(runId, [seeds.image.digest, seeds.economyImage.digest]).catch(() => undefined);
@@ -545,6 +693,13 @@ async function main(): Promise<number> {
   const table = markdownTable(rows);
   const replicaSpecs = replicaRowSpecs(REPLICAS, { herd: size(P.herd), herdClients: P.herdClients });
   const replicaRows = replicaRun === undefined ? [] : buildReplicaRows(replicaSpecs, replicaRun.metrics.one, replicaRun.metrics.many);
+  // The S3 table compares with the filesystem store of the same metadata kind (embedded), else the Redis one.
+  const filesystemId: SystemId = perSystem['pullthrough-embedded'] ? 'pullthrough-embedded' : 'pullthrough-redis';
+  const s3Specs = s3RowSpecs({ warmLarge: size(P.warmLarge), coldLarge: size(P.coldLarge), curlConnections: CURL_CONNECTIONS });
+  const s3Rows: S3ReportRow[] =
+    s3Run === undefined
+      ? []
+      : buildS3Rows(s3Specs, { distribution: metrics.distribution ?? {}, filesystem: metrics[filesystemId] ?? {}, streaming: s3Run.streaming, redirect: s3Run.redirect });
   const runtimeSeconds = (Date.now() - started) / 1000;
 
   if (smoke) {
@@ -552,6 +707,12 @@ async function main(): Promise<number> {
       for (const id of Object.keys(perSystem) as SystemId[]) {
         const v = metrics[id]?.[spec.key];
         if (v === undefined || !Number.isFinite(v)) failures.push({ system: id, error: `smoke: row "${spec.row}" produced no number` });
+      }
+    }
+    if (withS3 && s3Run !== undefined) {
+      for (const [spec, r] of s3Specs.map((x, i) => [x, s3Rows[i]] as const)) {
+        const cells: Array<[string, number | undefined]> = [['S3 streaming', r?.streaming], ...(spec.redirect ? [['S3 redirect', r?.redirect] as [string, number | undefined]] : [])];
+        for (const [what, v] of cells) if (v === undefined || !Number.isFinite(v)) failures.push({ system: S3_ID, error: `smoke: S3 row "${spec.row}" (${what}) produced no number` });
       }
     }
     if (withReplicas) {
@@ -577,7 +738,13 @@ async function main(): Promise<number> {
     `req/s summed. Cold herd: ${P.herdClients} curls on one cold blob, client i on replica i mod ${REPLICAS}; upstream GETs counted. Ratio = ${REPLICAS} ÷ 1.`;
   const replicaPart =
     replicaRun === undefined ? [] : ['', `### Replicas: 1 vs ${REPLICAS} (pullthrough, Redis, one shared store)`, '', replicaSetup, '', replicaMarkdownTable(replicaRows, REPLICAS)];
-  const out = [`## pullthrough vs distribution 2.8 proxy (${new Date().toISOString().slice(0, 10)})`, '', machineLine, setup, '', table, ...replicaPart, ''].join('\n');
+  const s3Setup =
+    `pullthrough with storage.s3 on a single-node Ceph RGW (memstore, loopback) started by the bench, embedded metadata; "S3 streaming" ` +
+    `serves kept blobs from the bucket through the mirror, "S3 redirect" (storage.s3.redirect: true, same bucket, blobs warm) answers ` +
+    `307 to a presigned URL that curl follows (-L). Compared with ${filesystemId} (filesystem store) and distribution from the same run. ` +
+    `The curl rate row: ${CURL_CONNECTIONS} curl processes × ${P.curlRate} GETs each over kept-alive connections, every answer checked.`;
+  const s3Part = s3Rows.length === 0 ? [] : ['', '### Object storage (S3 on Ceph RGW)', '', s3Setup, '', s3MarkdownTable(s3Rows, `pullthrough (filesystem, ${filesystemId.replace('pullthrough-', '')})`)];
+  const out = [`## pullthrough vs distribution 2.8 proxy (${new Date().toISOString().slice(0, 10)})`, '', machineLine, setup, '', table, ...replicaPart, ...s3Part, ''].join('\n');
   process.stdout.write(`\n${out}\n`);
 
   const resultsDir = join(ROOT, 'bench-results');
@@ -594,6 +761,8 @@ async function main(): Promise<number> {
     systems: perSystem,
     replicaRows,
     replicas: replicaRun === undefined ? undefined : { count: REPLICAS, ...replicaRun },
+    s3Rows,
+    s3: s3Run,
     failures,
     markdown: out,
   };

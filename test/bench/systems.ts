@@ -105,6 +105,18 @@ export interface PullthroughOptions {
   storagePath?: string;
   /** Overrides the id and label (replicas: pullthrough-replica-0, …). */
   name?: string;
+  /** Blobs in an S3 bucket (issue 10) instead of the store directory, which is then the scratch dir. */
+  s3?: BenchS3;
+}
+
+export interface BenchS3 {
+  endpoint: string;
+  bucket: string;
+  prefix: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** storage.s3.redirect: kept-blob GETs answered 307 to a presigned URL. */
+  redirect?: boolean;
 }
 
 export async function startPullthrough(dir: string, opts: PullthroughOptions): Promise<SystemUnderTest> {
@@ -116,7 +128,20 @@ export async function startPullthrough(dir: string, opts: PullthroughOptions): P
   const config = {
     listen: `127.0.0.1:${port}`,
     logLevel: 'warn',
-    storage: { path: storage },
+    storage: {
+      path: storage,
+      ...(opts.s3 && {
+        s3: {
+          endpoint: opts.s3.endpoint,
+          bucket: opts.s3.bucket,
+          prefix: opts.s3.prefix,
+          forcePathStyle: true,
+          accessKeyEnv: 'BENCH_S3_ACCESS_KEY',
+          secretKeyEnv: 'BENCH_S3_SECRET_KEY',
+          redirect: opts.s3.redirect ?? false,
+        },
+      }),
+    },
     ...(opts.redis === undefined ? {} : { metadata: { redis: opts.redis } }),
     defaultUpstream: 'hub',
     upstreams: {
@@ -148,7 +173,12 @@ export async function startPullthrough(dir: string, opts: PullthroughOptions): P
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const proc = await spawnTracked(process.execPath, [opts.entry, '--config', configPath], {
     logFile,
-    env: { ...process.env, BENCH_UPSTREAM_PASSWORD: opts.upstream.password, NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      BENCH_UPSTREAM_PASSWORD: opts.upstream.password,
+      NODE_ENV: 'production',
+      ...(opts.s3 && { BENCH_S3_ACCESS_KEY: opts.s3.accessKeyId, BENCH_S3_SECRET_KEY: opts.s3.secretAccessKey }),
+    },
   });
   const url = `http://127.0.0.1:${port}`;
   if (!(await waitForRegistryApi('pullthrough to listen', url, proc))) {
