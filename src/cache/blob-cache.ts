@@ -30,6 +30,12 @@ export interface BlobSource {
   /** Total size, when known: a kept blob's, or the one its upstream announced (at most limits.maxBlobSize). */
   size: number | undefined;
   outcome: CacheOutcome;
+  /**
+   * The bytes come from a download of the route's own upstream (so it is an origin of this digest). Anything
+   * else — kept content, another replica's download, or a download started for another upstream that this
+   * request joined — must pass provenance before it is served (issue 9).
+   */
+  fromRouteUpstream: boolean;
   /** Opens the content, whole or a range of it. */
   open(range?: ByteRange): Readable;
 }
@@ -110,6 +116,9 @@ export class BlobCache {
     return {
       size: fill.size,
       outcome: running ? 'hit' : 'miss',
+      // A download joined in leadOrFollow may have been started meanwhile for another upstream: only the
+      // fill's own upstream counts, so a private upstream's bytes cannot reach a public route by a race.
+      fromRouteUpstream: fill.upstream === target.upstream.name,
       open: (range) => readFill(fill, store, range?.start ?? 0, range?.end),
     };
   }
@@ -125,7 +134,7 @@ export class BlobCache {
       if (lease) {
         // The previous holder may have kept the blob and let go since we last looked.
         const keptMeanwhile = await this.kept(digest);
-        if (!keptMeanwhile) return this.deps.fills.join(digest, () => this.fetch(target, digest), lease, slot);
+        if (!keptMeanwhile) return this.deps.fills.join(digest, () => this.fetch(target, digest), lease, slot, target.upstream.name);
         await lease.release();
         slot.release();
         return keptMeanwhile;
@@ -159,8 +168,9 @@ export class BlobCache {
     const leaderStream = this.leaderStream;
     return {
       size: info.size,
-      // Another replica does the upstream fetch.
+      // Another replica does the upstream fetch (from whichever upstream it was asked through).
       outcome: 'hit',
+      fromRouteUpstream: false,
       open: (range) =>
         readRemoteFill(store, digest, info, { start: range?.start ?? 0, end: range?.end ?? info.size - 1 }, {
           current: async () => {
@@ -219,7 +229,7 @@ export class BlobCache {
   private async kept(digest: Digest): Promise<BlobSource | undefined> {
     const stat = await this.deps.store.stat(digest);
     if (!stat) return undefined;
-    return { size: stat.size, outcome: 'hit', open: (range) => this.deps.store.open(digest, range) };
+    return { size: stat.size, outcome: 'hit', fromRouteUpstream: false, open: (range) => this.deps.store.open(digest, range) };
   }
 
   private async fetch(target: RouteTarget, digest: Digest): Promise<UpstreamBlob> {

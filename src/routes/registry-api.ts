@@ -171,9 +171,9 @@ async function serveBlob(
   const gone = new AbortController();
   reply.raw.once('close', () => gone.abort());
   const source = await app.mirror.blobs.source(target, digest, { address: request.ip, signal: gone.signal });
-  // The provenance gate (issue 9): a fill this request started records the route's upstream as an
-  // origin; kept or joined content is served only if this client may have it through this route.
-  if (source.outcome === 'miss') await app.mirror.provenance.recordOrigin(target.upstream.name, digest);
+  // The provenance gate (issue 9): a download of the route's own upstream records it as an origin; kept
+  // content, and downloads of other upstreams or replicas, are served only if this client may have them.
+  if (source.fromRouteUpstream) await app.mirror.provenance.recordOrigin(target.upstream.name, digest);
   else await app.mirror.provenance.admit(request, target, digest, 'blob');
   setCacheOutcome(request, source.outcome);
   // storage.s3.redirect (issue 10): a kept blob goes from the bucket straight to the client, after the

@@ -67,6 +67,11 @@ export class BlobFill extends EventEmitter {
   /** The content matched its digest (set before it is made durable, and kept if that then fails). */
   verified = false;
   error: Error | undefined;
+  /**
+   * The upstream this fill downloads from (set by whoever starts it). A request through another upstream's
+   * route that joins it must pass provenance like a kept blob (issue 9): the bytes are that upstream's.
+   */
+  upstream: string | undefined;
   /** The store's write in flight (BlobWriter.id), for openInFlight(). */
   writeId: string | undefined;
   /** Settles once the upstream answered: resolves when bytes start flowing, rejects if it refused. */
@@ -265,7 +270,7 @@ export class BlobFills {
    * Joins the running fill for this digest or starts one, holding `lease` for the other replicas and
    * `slot` (fill-slots.ts) until it ends; joining lets go of both at once.
    */
-  join(digest: Digest, fetchUpstream: () => Promise<UpstreamBlob>, lease?: Lease, slot?: FillSlot): BlobFill {
+  join(digest: Digest, fetchUpstream: () => Promise<UpstreamBlob>, lease?: Lease, slot?: FillSlot, upstream?: string): BlobFill {
     const running = this.fills.get(digest.text);
     if (running) {
       void lease?.release();
@@ -273,6 +278,7 @@ export class BlobFills {
       return running;
     }
     const fill = new BlobFill(digest, this.store, this.options);
+    fill.upstream = upstream;
     this.fills.set(digest.text, fill);
     void fill.run(fetchUpstream, this.log, lease, this.advertise).finally(() => {
       this.fills.delete(digest.text);
