@@ -119,9 +119,13 @@ export class Htpasswd {
     const cost = dominantCost(this.entries);
     if (cost === this.wantedDummyCost) return;
     this.wantedDummyCost = cost;
-    void bcrypt.hash(randomBytes(18).toString('base64'), cost).then((hash) => {
-      if (this.wantedDummyCost === cost) this.dummy = { cost, hash };
-    });
+    bcrypt.hash(randomBytes(18).toString('base64'), cost).then(
+      (hash) => {
+        if (this.wantedDummyCost === cost) this.dummy = { cost, hash };
+      },
+      // Keep the previous stand-in: a wrong cost only weakens the timing guard until the next reload.
+      () => undefined,
+    );
   }
 }
 

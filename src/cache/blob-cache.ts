@@ -97,7 +97,7 @@ export class BlobCache {
         running = this.deps.fills.get(digest);
         if (keptMeanwhile || running) slot.release();
         if (keptMeanwhile) return keptMeanwhile;
-        fill = running ?? (await this.leadOrFollow(target, digest, slot));
+        fill = running ?? (await this.leadOrFollow(target, digest, slot, client));
       } catch (error) {
         slot.release();
         throw error;

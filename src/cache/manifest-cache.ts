@@ -28,6 +28,7 @@ import { QuotaDeferral, type QuotaPolicy, type Spend } from './quota-policy.ts';
 import { SingleFlight } from './single-flight.ts';
 import { onceAcrossReplicas } from '../replicas/once-across-replicas.ts';
 import type { ReplicaLocks } from '../replicas/replica-locks.ts';
+import { readAtMost } from '../upstream/bounded-body.ts';
 
 export interface Manifest {
   digest: Digest;
@@ -268,7 +269,8 @@ export class ManifestCache {
       await response.body.dump();
       throw error;
     }
-    const bytes = await readLimited(response.body, this.deps.maxManifestSize);
+    const bytes = await readAtMost(response.body, this.deps.maxManifestSize);
+    if (bytes === undefined) throw tooBig(this.deps.maxManifestSize);
     const announced = parseDigest(firstHeader(response.headers['docker-content-digest']) ?? '');
     const algorithm: DigestAlgorithm = expected?.algorithm ?? announced?.algorithm ?? 'sha256';
     const hex = createHash(algorithm).update(bytes).digest('hex');
@@ -328,17 +330,6 @@ export class ManifestCache {
   private client(target: RouteTarget): RegistryClient {
     return this.deps.clientFor(target.upstream.name);
   }
-}
-
-async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (total > limit) throw tooBig(limit);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 function tooBig(limit: number): RegistryError {

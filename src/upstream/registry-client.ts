@@ -61,6 +61,9 @@ export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 /** Connections per pool, per upstream: one pool for blob transfers, one for everything else. */
 const POOL_CONNECTIONS = 64;
 
+/** Refused token realms remembered (to log each once) per upstream. */
+const MAX_LOGGED_REALMS = 64;
+
 export class RegistryClient {
   readonly upstream: UpstreamConfig;
   /**
@@ -189,7 +192,9 @@ export class RegistryClient {
     if (challenge.scheme === 'basic') return { header: credentials ? basicAuthorization(credentials) : undefined, own: false };
     const refusal = realmRefusal(this.upstream, challenge.realm);
     if (refusal !== undefined) {
-      if (!this.refusedRealms.has(challenge.realm)) {
+      // Logged once per realm, for a bounded number of realms: a hostile upstream naming a new realm on
+      // every answer must not grow this set without end.
+      if (!this.refusedRealms.has(challenge.realm) && this.refusedRealms.size < MAX_LOGGED_REALMS) {
         this.refusedRealms.add(challenge.realm);
         this.log.warn({ realm: challenge.realm, reason: refusal }, 'upstream token realm refused');
       }
