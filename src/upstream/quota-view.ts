@@ -38,6 +38,8 @@ export interface SharedQuotaStore {
 
 /** A window of unknown length (no `w=`): looked at again after a minute. */
 const UNKNOWN_WINDOW_S = 60;
+/** The shared record is read again at most this often per key. */
+const SHARED_READ_MS = 1000;
 /** Unchanged figures are written again at most this often (they only move seenAt). */
 const REWRITE_MS = 30_000;
 
@@ -102,6 +104,8 @@ export class QuotaView {
   private readonly now: () => number;
   private readonly local = new Map<string, QuotaRecord>();
   private readonly written = new Map<string, number>();
+  /** When the shared record of a key was last read. */
+  private readonly sharedReadAt = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
 
   constructor(store: SharedQuotaStore | undefined, now: () => number = Date.now) {
@@ -155,8 +159,14 @@ export class QuotaView {
   private async record(upstream: string, credential: string): Promise<QuotaRecord | undefined> {
     const key = quotaKey(upstream, credential);
     const mine = this.local.get(key);
-    // Without replicas the local record is the whole truth (the store only keeps it across restarts).
-    const shared = this.store ? await this.store.get(key) : undefined;
+    // Without replicas the local record is the whole truth (the store only keeps it across restarts). With
+    // them, the shared record is read at most once a second per key: this runs before every upstream
+    // request, and a metadata round trip each time would cost more than a second's lag in seeing another
+    // replica's 429 (review finding).
+    const now = this.now();
+    const fresh = (this.sharedReadAt.get(key) ?? -Infinity) > now - SHARED_READ_MS;
+    if (this.store && !fresh) this.sharedReadAt.set(key, now);
+    const shared = this.store && !fresh ? await this.store.get(key) : undefined;
     const best = newest(shared, mine);
     if (best && best !== mine) this.local.set(key, best);
     return best;
