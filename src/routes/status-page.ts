@@ -43,6 +43,23 @@ export async function statusPage(app: FastifyInstance): Promise<void> {
  * decides), with what of each image is kept. Bounded reads: the page refreshes every few seconds.
  */
 async function recentlyCached(app: FastifyInstance, request: FastifyRequest): Promise<CachedImages> {
+  // The table reads every row's manifests and blobs: at most once per RECENT_TTL_MS per audience, or an
+  // open tab (or anyone, without auth) would turn each page view into hundreds of store reads.
+  const audience = request.clientAccount === undefined ? 'anonymous' : 'authenticated';
+  const memo = recentMemo.get(app.mirror) ?? new Map<string, { at: number; value: Promise<CachedImages> }>();
+  recentMemo.set(app.mirror, memo);
+  const hit = memo.get(audience);
+  if (hit && Date.now() - hit.at < RECENT_TTL_MS) return hit.value;
+  const value = readRecentlyCached(app, request);
+  memo.set(audience, { at: Date.now(), value });
+  value.catch(() => memo.delete(audience));
+  return value;
+}
+
+const RECENT_TTL_MS = 10_000;
+const recentMemo = new WeakMap<object, Map<string, { at: number; value: Promise<CachedImages> }>>();
+
+async function readRecentlyCached(app: FastifyInstance, request: FastifyRequest): Promise<CachedImages> {
   const { config, metadata, store } = app.mirror;
   const repositories = await cachedRepositories(config, metadata, (upstream) => mayPull(request, upstream));
   const recent = [...repositories].sort((a, b) => b.usedAt - a.usedAt).slice(0, CACHED_REPOSITORIES_READ);
