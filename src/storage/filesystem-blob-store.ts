@@ -21,6 +21,7 @@ import type { Digest, DigestAlgorithm } from '../reference.ts';
 import { type BlobStat, type BlobStore, type BlobWriter, type ByteRange, type CreateOptions, type InFlightReader, type InFlightUsage, type KeptBlob, type StoreUsage, usageOf } from './blob-store.ts';
 import { FileLock } from './file-lock.ts';
 import { HashingWriter, putVerified } from './hashing-writer.ts';
+import { fileReader } from './file-reader.ts';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 /** Temp files are named by randomUUID(). */
@@ -279,18 +280,6 @@ class FileWriter extends HashingWriter {
     await handle?.close().catch(() => undefined);
     await rm(this.tempPath, { force: true });
   }
-}
-
-function fileReader(handle: FileHandle): InFlightReader {
-  return {
-    size: async () => (await handle.stat()).size,
-    read: async (position, length) => {
-      const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, position);
-      return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
-    },
-    close: () => handle.close(),
-  };
 }
 
 async function listNames(dir: string): Promise<string[]> {

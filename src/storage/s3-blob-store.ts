@@ -70,6 +70,7 @@ import {
 } from './blob-store.ts';
 import { FileLock } from './file-lock.ts';
 import { HashingWriter, putVerified } from './hashing-writer.ts';
+import { fileReader } from './file-reader.ts';
 
 const MiB = 1024 * 1024;
 /** Multipart part size: 8 MiB × S3's 10 000 parts = 78 GiB, above limits.maxBlobSize's 20 GiB default. */
@@ -583,18 +584,6 @@ class S3Writer extends HashingWriter {
     // A single-part upload may have finished already, as may an upload whose commit failed later.
     await this.store.removeUpload(this.key).catch(() => undefined);
   }
-}
-
-function fileReader(handle: FileHandle): InFlightReader {
-  return {
-    size: async () => (await handle.stat()).size,
-    read: async (position, length) => {
-      const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, position);
-      return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
-    },
-    close: () => handle.close(),
-  };
 }
 
 /** A clear message for a bucket the store cannot use: what is wrong, not only the SDK's error name. */
