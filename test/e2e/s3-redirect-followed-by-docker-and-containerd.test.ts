@@ -16,7 +16,9 @@ import { startUpstreamRegistry, type UpstreamRegistry } from './support/upstream
 
 // Issue 10, storage.s3.redirect: a GET of a kept blob is answered 307 to a presigned URL of its object —
 // signed for storage.s3.publicEndpoint, here a counting proxy in front of Ceph RGW, so the test sees the
-// clients fetch from the bucket — and docker and containerd follow it; a presign failure streams instead.
+// clients fetch from the bucket — and docker, containerd and skopeo follow it; a presign failure streams instead.
+// Issue 10, acceptance 2 (streaming): a second mirror on the same bucket with redirect: false serves docker
+// and containerd every byte itself — the clients never touch the bucket, a re-pull costs the upstream nothing.
 
 const MiB = 1024 * 1024;
 const Bucket = 'pullthrough-redirect';
@@ -24,10 +26,15 @@ const ACCESS = 'PT_REDIRECT_S3_ACCESS_KEY';
 const SECRET = 'PT_REDIRECT_S3_SECRET_KEY';
 let rgw: Rgw;
 let publicS3: CountingProxy;
+/** The streaming mirror's own S3 endpoint (a counting proxy too): shows the re-pulls were served from the bucket. */
+let privateS3: CountingProxy;
 let upstream: UpstreamRegistry;
 let mirror: TestMirror;
+/** The same bucket (its own prefix) with redirect: false: the mirror streams kept blobs. */
+let streaming: TestMirror;
 let workDir: string;
 const images: Record<'dockerd' | 'containerd', SeededImage> = {} as Record<'dockerd' | 'containerd', SeededImage>;
+const streamed: Record<'dockerd' | 'containerd', SeededImage> = {} as Record<'dockerd' | 'containerd', SeededImage>;
 
 before(async () => {
   rgw = await startRgw();
@@ -35,12 +42,14 @@ before(async () => {
   await admin.send(new CreateBucketCommand({ Bucket }));
   admin.destroy();
   publicS3 = await startCountingProxy(rgw.endpoint);
+  privateS3 = await startCountingProxy(rgw.endpoint);
   process.env[ACCESS] = rgw.accessKeyId;
   process.env[SECRET] = rgw.secretAccessKey;
   workDir = await makeTempDir('s3redirect');
   upstream = await startUpstreamRegistry({ auth: 'token' });
   for (const client of ['dockerd', 'containerd'] as const) {
     images[client] = await seedImage(upstream, { name: `library/s3r-${client}`, tag: 'v1', kind: 'oci', extraLayerBytes: 3 * MiB });
+    streamed[client] = await seedImage(upstream, { name: `library/s3s-${client}`, tag: 'v1', kind: 'oci', extraLayerBytes: 1 * MiB });
   }
   mirror = await startMirror(
     { dockerhub: { url: upstream.url, aliases: ['docker.io'], defaultNamespace: 'library', tagTtl: '1h' } },
@@ -49,6 +58,17 @@ before(async () => {
         storage: {
           path: path.join(workDir, 'scratch'),
           s3: { endpoint: rgw.endpoint, publicEndpoint: publicS3.url, bucket: Bucket, forcePathStyle: true, accessKeyEnv: ACCESS, secretKeyEnv: SECRET, redirect: true },
+        },
+      },
+    },
+  );
+  streaming = await startMirror(
+    { dockerhub: { url: upstream.url, aliases: ['docker.io'], defaultNamespace: 'library', tagTtl: '1h' } },
+    {
+      extra: {
+        storage: {
+          path: path.join(workDir, 'scratch-streaming'),
+          s3: { endpoint: privateS3.url, publicEndpoint: publicS3.url, bucket: Bucket, prefix: 'streaming/', forcePathStyle: true, accessKeyEnv: ACCESS, secretKeyEnv: SECRET, redirect: false },
         },
       },
     },
@@ -63,8 +83,10 @@ before(async () => {
 });
 after(async () => {
   await mirror?.close();
+  await streaming?.close();
   await upstream?.stop();
   await publicS3?.close();
+  await privateS3?.close();
   delete process.env[ACCESS];
   delete process.env[SECRET];
   await rgw?.stop();
@@ -73,7 +95,10 @@ after(async () => {
 
 /** Blob GETs the clients sent to the bucket (through the public endpoint), answered 200 or 206. */
 function bucketBlobGets(): number {
-  return publicS3.requests().filter((r) => r.method === 'GET' && r.path.startsWith(`/${Bucket}/blobs/sha256/`) && (r.status === 200 || r.status === 206)).length;
+  return blobGets(publicS3);
+}
+function blobGets(proxy: CountingProxy): number {
+  return proxy.requests().filter((r) => r.method === 'GET' && r.path.startsWith(`/${Bucket}/`) && r.path.includes('blobs/sha256/') && (r.status === 200 || r.status === 206)).length;
 }
 
 test('a kept blob GET answers 307 to a presigned URL of the object; the URL serves the exact bytes, ranges too', async () => {
@@ -119,6 +144,64 @@ test('docker follows the redirects: the layers come from the bucket, nothing fro
   assert.equal(pulled.digest, image.digest);
   assert.ok(bucketBlobGets() >= 2, `config and layers fetched from the bucket (${bucketBlobGets()})`);
   assert.equal(upstream.count(), 0);
+  assert.equal(dockerd.fallbackAttempts(), 0);
+});
+
+test('skopeo follows the redirects: a kept image copies from the bucket, byte-exact, nothing from the upstream', async () => {
+  upstream.resetCounts();
+  publicS3.resetCounts();
+  const image = images.dockerd;
+  const copied = await skopeoCopy(`${new URL(mirror.url).host}/dockerhub/s3r-dockerd:${image.tag}`, path.join(workDir, 'skopeo-redirect'));
+  assert.ok(copied.ok, copied.output);
+  assert.equal(copied.digest, image.digest);
+  assert.ok(bucketBlobGets() >= 2, `config and layers fetched from the bucket (${bucketBlobGets()})`);
+  assert.equal(upstream.count(), 0);
+});
+
+test('streaming (redirect: false): containerd pulls through the mirror on the same bucket, never touching it; a re-pull costs the upstream nothing', async (t) => {
+  const containerd: Containerd = await startContainerd();
+  t.after(() => containerd.stop());
+  const hostsDir = await makeTempDir('s3hosts-streaming');
+  t.after(() => removeTempDir(hostsDir));
+  await writeHostsToml(hostsDir, 'docker.io', streaming.url);
+  publicS3.resetCounts();
+  const image = streamed.containerd;
+  const ref = `docker.io/${image.name}:${image.tag}`;
+  const pulled = await containerd.pull(ref, { hostsDir });
+  assert.ok(pulled.ok, pulled.output);
+  assert.equal(pulled.digest, image.digest);
+  await streaming.app.mirror.fills.drain();
+  await containerd.removeImage(ref);
+  upstream.resetCounts();
+  privateS3.resetCounts();
+  const again = await containerd.pull(ref, { hostsDir });
+  assert.ok(again.ok, again.output);
+  assert.equal(again.digest, image.digest);
+  assert.equal(upstream.count(), 0, 'the re-pull came from the bucket');
+  assert.ok(blobGets(privateS3) >= 2, `the mirror read config and layers from the bucket (${blobGets(privateS3)})`);
+  assert.equal(bucketBlobGets(), 0, 'streaming: the mirror served every byte');
+  assert.equal(containerd.fallbackAttempts(), 0);
+});
+
+test('streaming (redirect: false): docker pulls through the mirror on the same bucket, never touching it; a re-pull costs the upstream nothing', async (t) => {
+  const dockerd: Dockerd = await startDockerd({ mirrorUrl: streaming.url });
+  t.after(() => dockerd.stop());
+  publicS3.resetCounts();
+  const image = streamed.dockerd;
+  const ref = `${image.name}:${image.tag}`;
+  const pulled = await dockerd.pull(ref);
+  assert.ok(pulled.ok, pulled.output);
+  assert.equal(pulled.digest, image.digest);
+  await streaming.app.mirror.fills.drain();
+  await dockerd.removeImage(ref);
+  upstream.resetCounts();
+  privateS3.resetCounts();
+  const again = await dockerd.pull(ref);
+  assert.ok(again.ok, again.output);
+  assert.equal(again.digest, image.digest);
+  assert.equal(upstream.count(), 0, 'the re-pull came from the bucket');
+  assert.ok(blobGets(privateS3) >= 2, `the mirror read config and layers from the bucket (${blobGets(privateS3)})`);
+  assert.equal(bucketBlobGets(), 0, 'streaming: the mirror served every byte');
   assert.equal(dockerd.fallbackAttempts(), 0);
 });
 
