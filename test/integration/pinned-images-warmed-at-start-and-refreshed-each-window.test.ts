@@ -50,6 +50,7 @@ test('listed images are fetched at start without any client asking, only the lis
   assert.equal(entries[0]?.digest, alpine.digest);
   assert.equal(entries[1]?.digest, index);
   assert.deepEqual(entries[1]?.walkedPlatforms, ['linux/arm64']);
+  await mirror.app.mirror.fills.drain();
   for (const digest of [alpine.digest, alpine.config, alpine.layer, index, arm64.digest, arm64.config, arm64.layer]) {
     assert.ok(await kept(digest), `${digest} kept`);
   }
@@ -75,6 +76,8 @@ test('a refresh after the window picks up a moved tag with 1 manifest GET', asyn
   upstream.resetCounts();
   const entries = await waitForWarmSet(mirror.app, (all) => all[0]?.digest === moved.digest && all.every((e) => e.state === 'warm'));
   assert.ok((entries[0]?.lastRefresh ?? 0) > before);
+  // A fill is committed (renamed into place) just after its last byte went out: wait for it, not a timer.
+  await mirror.app.mirror.fills.drain();
   assert.ok(await kept(moved.layer), 'the moved tag\'s layer is kept');
   const manifestGets = upstream.requests.filter((r) => r.method === 'GET' && r.kind === 'manifest');
   assert.deepEqual(manifestGets.map((r) => r.path), [`/v2/library/alpine/manifests/${moved.digest}`], 'one GET: the new digest');

@@ -157,7 +157,16 @@ export async function startRgw(options: StartRgwOptions = {}): Promise<Rgw> {
   };
   const step = async (what: string, command: string, args: string[], timeout = 30_000): Promise<string> => {
     try {
-      return (await runChecked(command, ['-c', conf, ...args], { env, timeoutMs: timeout })).stdout;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await runChecked(command, ['-c', conf, ...args], { env, timeoutMs: timeout })).stdout;
+        } catch (e) {
+          // A monitor just started may refuse a client before it has its command table ("problem getting
+          // command descriptions", seen in a CI run): nothing was done, so asking again is safe.
+          if (attempt >= 10 || !/problem getting command descriptions/.test((e as Error).message)) throw e;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+      }
     } catch (e) {
       const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
       throw new Error(
