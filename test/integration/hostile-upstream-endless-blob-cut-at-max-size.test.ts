@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { BaitServer } from '../support/bait-server.ts';
+import { filesUnder } from '../support/files-under.ts';
 import { HostileRegistry } from '../support/hostile-registry.ts';
 import { endlessBlob } from '../support/hostile/endless-blob.ts';
 import { startMirror, type TestMirror } from '../support/mirror.ts';
@@ -30,11 +30,6 @@ after(async () => {
   await upstream.stop();
   await bait.stop();
 });
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
-}
 
 test('an endless blob is cut at maxBlobSize: the client transfer fails, nothing is kept, the upstream is dropped', async () => {
   const controller = new AbortController();
