@@ -254,6 +254,24 @@ const schema = z
     tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
     auth: auth.optional(),
     replicas: replicas.optional(),
+    // Processes serving one port on this host (issue 11): a number, or auto = one per CPU core. They share
+    // the metadata store (Redis, or the embedded one) and fill each blob once between them.
+    workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
+    // How kept blobs leave the mirror (issue 11).
+    serve: z.preprocess(
+      (value) => value ?? {},
+      z
+        .object({
+          // With nginx in front (config/nginx-offload.conf): a GET of a kept blob is answered, after every
+          // check, with X-Accel-Redirect to an internal location and nginx sends the file itself with
+          // sendfile(2), Range included. Only for requests nginx marks as able to (X-Pullthrough-Offload),
+          // and only for the filesystem store: a client reaching the mirror directly is streamed as before.
+          offload: z.boolean().default(false),
+          // The internal location nginx serves storage.path under (must match the nginx config).
+          offloadLocation: z.string().regex(/^\/[A-Za-z0-9_./-]*\/$/, 'expected a path starting and ending with /').default('/_pullthrough/store/'),
+        })
+        .strict(),
+    ),
     // Bounds on what anonymous clients and hostile upstreams can make the mirror do (README, "Security").
     limits: z.preprocess(
       (value) => value ?? {},
@@ -315,6 +333,8 @@ const ENV_OVERRIDES: Array<[string, string, (raw: Record<string, unknown>, value
   ['PULLTHROUGH_REDIS_URL', 'metadata.redis', (raw, value) => { raw.metadata = { ...asObject(raw.metadata), redis: value }; }],
   ['PULLTHROUGH_DEFAULT_UPSTREAM', 'defaultUpstream', (raw, value) => { raw.defaultUpstream = value; }],
   ['PULLTHROUGH_TRUST_PROXY', 'trustProxy', (raw, value) => { raw.trustProxy = value === 'true' || value === '1'; }],
+  ['PULLTHROUGH_WORKERS', 'workers', (raw, value) => { raw.workers = value === 'auto' ? value : Number(value); }],
+  ['PULLTHROUGH_OFFLOAD', 'serve.offload', (raw, value) => { raw.serve = { ...asObject(raw.serve), offload: value === 'true' || value === '1' }; }],
 ];
 
 function asObject(value: unknown): Record<string, unknown> {

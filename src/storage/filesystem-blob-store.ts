@@ -73,6 +73,16 @@ export class FilesystemBlobStore implements BlobStore {
     return path.join(this.blobsDir, digest.algorithm, digest.hex.slice(0, 2), digest.hex);
   }
 
+  /**
+   * A kept blob's file relative to the store's root, with `/` separators: what nginx is told to send
+   * (serve.offload, X-Accel-Redirect). Undefined when the blob is not kept. The one place outside this
+   * class that learns a blob's place, and only as a path under a directory nginx was given.
+   */
+  async offloadPath(digest: Digest): Promise<string | undefined> {
+    if (!(await this.stat(digest))) return undefined;
+    return path.relative(this.root, this.pathFor(digest)).split(path.sep).join('/');
+  }
+
   async stat(digest: Digest): Promise<BlobStat | undefined> {
     const info = await ifKept(stat(this.pathFor(digest)));
     return info && { size: info.size };

@@ -10,7 +10,7 @@ set -euo pipefail
 # The real upstream (distribution) and the real clients; Redis; openssl for test keys and certificates;
 # htpasswd (apache2-utils) for client-auth files; docker-compose to validate the compose files; chromium for
 # the status-page test; dash, python3 and jq that the setup scripts are run with; wrk and curl for the
-# benchmark; iproute2 and ca-certificates that the client daemons expect; debootstrap for the Debian
+# benchmark and nginx-light (the offload front of issue 11, tested and benchmarked); iproute2 and ca-certificates that the client daemons expect; debootstrap for the Debian
 # rootfs the container-image test builds its Node base on (no Docker Hub here); ceph-mon, ceph-osd,
 # ceph-common and radosgw for the throwaway Ceph RADOS Gateway the S3 store is tested against
 # (test/support/ceph-rgw.ts, issue 10; about 70 s and 266 MB to install).
@@ -21,7 +21,7 @@ PACKAGES=(
   openssl apache2-utils ca-certificates iproute2
   docker-compose chromium
   jq dash python3
-  wrk curl
+  wrk curl nginx-light
 )
 
 REDIS_PING=(redis-cli -h 127.0.0.1 -p 6379 ping)
