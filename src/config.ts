@@ -391,6 +391,10 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
     // Node refuses to start a server whose head may take longer than the whole request.
     problems.push('limits.headersTimeout: must not be longer than limits.requestTimeout');
   }
+  if (result.success && result.data.serve.offload && result.data.storage.s3) {
+    // nginx sends files from storage.path; kept blobs in a bucket go out by storage.s3.redirect instead.
+    problems.push('serve.offload: only for blobs kept under storage.path; with storage.s3 use storage.s3.redirect');
+  }
   if (!result.success || problems.length > 0) throw new ConfigError(source, problems);
   const parsed = result.data;
   const upstreams: Record<string, UpstreamConfig> = {};

@@ -1,5 +1,6 @@
 // Counts every registry API request once it is answered: endpoint kind, cache outcome (set by the
-// route on request.registry), status, and the body bytes announced by Content-Length. Counting here
+// route on request.registry), status, and the body bytes announced by Content-Length (or, for a blob
+// handed to nginx, the bytes nginx is to send). Counting here
 // rather than in the handlers keeps the routes free of metrics and sees errors too.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -23,7 +24,7 @@ function describe(request: FastifyRequest, reply: FastifyReply): ServedRequest |
   if (!kind) return undefined;
   const context = request.registry;
   const ok = reply.statusCode >= 200 && reply.statusCode < 300;
-  const length = Number(reply.getHeader('content-length'));
+  const length = context?.offloadedBytes ?? Number(reply.getHeader('content-length'));
   const served: ServedRequest = {
     kind,
     method: request.method,

@@ -13,6 +13,7 @@ import { type Digest, type ManifestReference, parseDigest } from '../reference.t
 import { assertRepositoryAllowed } from '../repository-rules.ts';
 import { parseRegistryPath, type RouteTarget } from '../routing.ts';
 import { blobRedirect } from '../storage/blob-redirect.ts';
+import { blobOffloadTarget } from '../storage/blob-offload.ts';
 import { serveCatalog } from './catalog-route.ts';
 import { passThrough } from './passthrough.ts';
 import { serveReferrers } from './referrers-route.ts';
@@ -176,20 +177,28 @@ async function serveBlob(
   if (source.fromRouteUpstream) await app.mirror.provenance.recordOrigin(target.upstream.name, digest);
   else await app.mirror.provenance.admit(request, target, digest, 'blob');
   setCacheOutcome(request, source.outcome);
-  // storage.s3.redirect (issue 10): a kept blob goes from the bucket straight to the client, after the
-  // checks above; one still being filled is streamed. No redirect: stream it as always.
-  if (source.outcome === 'hit' && !app.mirror.fills.get(digest)) {
-    const location = await blobRedirect(app.mirror.config, digest, request.log);
-    if (location) return reply.code(307).header('location', location).send();
-  }
-  // Pinned while it streams: this process's sweeper leaves it alone however long the download takes. A
-  // fill needs no note here: it asked eviction for room before its first byte (src/storage/disk-room.ts).
-  if (source.outcome === 'hit') reply.raw.once('close', app.mirror.eviction.serving(digest));
   const range = parseRange(request.headers.range, source.size);
   if (range.kind === 'unsatisfiable') {
     reply.header('content-range', `bytes */${source.size}`);
     throw new RegistryError('RANGE_INVALID', undefined, { detail: { range: request.headers.range } });
   }
+  // storage.s3.redirect (issue 10): a kept blob goes from the bucket straight to the client, after the
+  // checks above; one still being filled is streamed. No redirect: stream it as always.
+  if (source.outcome === 'hit' && !app.mirror.fills.get(digest)) {
+    const location = await blobRedirect(app.mirror.config, digest, request.log);
+    if (location) return reply.code(307).header('location', location).send();
+    // serve.offload (issue 11): nginx sends the file, Range included, after the checks above.
+    const offload = await blobOffloadTarget(app.mirror.config, request, digest);
+    if (offload) {
+      if (request.registry && source.size !== undefined) {
+        request.registry.offloadedBytes = range.kind === 'range' ? range.range.end - range.range.start + 1 : source.size;
+      }
+      return reply.header('x-accel-redirect', offload).send();
+    }
+  }
+  // Pinned while it streams: this process's sweeper leaves it alone however long the download takes. A
+  // fill needs no note here: it asked eviction for room before its first byte (src/storage/disk-room.ts).
+  if (source.outcome === 'hit') reply.raw.once('close', app.mirror.eviction.serving(digest));
   if (range.kind === 'range') {
     const { start, end } = range.range;
     reply

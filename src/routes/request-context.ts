@@ -7,6 +7,8 @@ export interface RegistryRequestContext {
   repository?: string;
   reference?: string;
   cache?: CacheOutcome;
+  /** Body bytes a front sends for this answer instead of the mirror (serve.offload): what it counts as served. */
+  offloadedBytes?: number;
 }
 
 declare module 'fastify' {

@@ -9,6 +9,7 @@ import type { BlobStore } from './blob-store.ts';
 import { FilesystemBlobStore } from './filesystem-blob-store.ts';
 import { S3BlobStore } from './s3-blob-store.ts';
 import { registerBlobRedirector } from './blob-redirect.ts';
+import { registerBlobOffloader } from './blob-offload.ts';
 import { s3ClientConfig, s3ClientFromConfig } from './s3-client.ts';
 import { S3Client } from '@aws-sdk/client-s3';
 
@@ -19,7 +20,12 @@ import { S3Client } from '@aws-sdk/client-s3';
  * stop the start with one clear ConfigError.
  */
 export async function openBlobStore(config: Config, options: { sharedWithReplicas?: boolean; log?: Logger } = {}): Promise<BlobStore> {
-  if (!config.storage.s3) return FilesystemBlobStore.open(config.storage.path, options);
+  if (!config.storage.s3) {
+    const store = await FilesystemBlobStore.open(config.storage.path, options);
+    // Kept-blob GETs handed to nginx with X-Accel-Redirect (serveBlob), when asked for.
+    if (config.serve.offload) registerBlobOffloader(config, store);
+    return store;
+  }
   const store = await openS3(config, options.log, false);
   // Kept-blob GETs answered with a 307 to a presigned URL (serveBlob), when asked for.
   if (config.storage.s3.redirect) registerBlobRedirector(config, store);

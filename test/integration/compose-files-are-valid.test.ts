@@ -27,6 +27,26 @@ test('the replicas file runs three replicas on one blob volume and one Redis, be
   assert.equal(resolved.match(/- pullthrough-blobs:\/var\/lib\/pullthrough/g)?.length, 3);
 });
 
+test('the offload file puts nginx with the shipped config in front, reading the mirror\'s volume read-only', async () => {
+  const { stdout: resolved } = await run('docker-compose', ['-f', 'docker-compose.offload.yml', 'config']);
+  type Mount = { source?: string; target?: string; read_only?: boolean };
+  type Service = { ports?: unknown[]; volumes?: Array<string | Mount>; environment?: Record<string, string> };
+  const config = parse(resolved) as { services: Record<string, Service> };
+  assert.deepEqual(Object.keys(config.services).sort(), ['front', 'pullthrough']);
+  const pullthrough = config.services.pullthrough as Service;
+  const front = config.services.front as Service;
+  assert.equal(pullthrough.ports, undefined, 'the mirror is reached through nginx only');
+  const mounts: Mount[] = (front.volumes ?? []).map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1], read_only: v.endsWith(':ro') } : v));
+  const shown = JSON.stringify(mounts);
+  assert.ok(mounts.some((v) => v.target === '/etc/nginx/conf.d/default.conf' && v.source?.endsWith('config/nginx-offload.conf') && v.read_only), shown);
+  // nginx's alias in the shipped config is the image's storage.path, mounted read-only.
+  assert.ok(mounts.some((v) => v.target === '/var/lib/pullthrough' && v.read_only), shown);
+  const loaded = loadConfig('config/default.yaml', pullthrough.environment ?? {});
+  assert.equal(loaded.serve.offload, true);
+  assert.equal(loaded.trustProxy, true);
+  assert.equal(loaded.serve.offloadLocation, '/_pullthrough/store/');
+});
+
 test('the S3 file runs three replicas with no shared directory, one Redis and MinIO behind the load balancer; its config loads', async () => {
   const file = 'docker-compose.s3.yml';
   const { stdout } = await run('docker-compose', ['-f', file, 'config', '--services'], { env: S3_ENV });
