@@ -21,6 +21,7 @@ import { metricsEndpoint } from './routes/metrics-endpoint.ts';
 import { registryApi } from './routes/registry-api.ts';
 import { setupPages } from './routes/setup-pages.ts';
 import { statusPage } from './routes/status-page.ts';
+import { inheritedTicketKeys } from './tls-ticket-keys.ts';
 import './routes/request-context.ts';
 
 export interface AppDeps {
@@ -52,7 +53,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const limits = clientLimits(config);
   const app = fastify({
     // Node's own time-outs are constructor options (the checking interval can only be set there).
-    ...(tls ? { https: { ...tls, ...limits.node } } : { http: limits.node }),
+    // Workers of one host share TLS ticket keys, so a session resumes on whichever worker a reconnect reaches.
+    ...(tls ? { https: { ...tls, ...limits.node, ...inheritedTicketKeys() } } : { http: limits.node }),
     connectionTimeout: limits.idle,
     keepAliveTimeout: config.limits.keepAliveTimeout,
     requestTimeout: limits.node.requestTimeout,

@@ -170,7 +170,11 @@ async function serveBlob(
   }
   // Fill slots are counted per client address (issue 9); a client that goes while waiting for one leaves the queue.
   const gone = new AbortController();
-  reply.raw.once('close', () => gone.abort());
+  // Only a client that left before its answer was sent: aborting makes an AbortError (a stack trace),
+  // a cost every finished download would otherwise pay.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
   const source = await app.mirror.blobs.source(target, digest, { address: request.ip, signal: gone.signal });
   // The provenance gate (issue 9): a download of the route's own upstream records it as an origin; kept
   // content, and downloads of other upstreams or replicas, are served only if this client may have them.

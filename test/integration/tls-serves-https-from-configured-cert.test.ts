@@ -4,11 +4,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { buildApp } from '../../src/app.ts';
 import { ConfigError, parseConfig } from '../../src/config.ts';
 import { MemoryRegistry } from '../support/memory-registry.ts';
 import { startMirror, type TestMirror } from '../support/mirror.ts';
+import { TICKET_KEYS_ENV, ticketKeysForWorkers } from '../../src/tls-ticket-keys.ts';
 
 // `tls: { cert, key }` makes the mirror HTTPS; clients that trust the certificate pull through it.
 
@@ -73,4 +75,55 @@ test('an unreadable key or a file that is not PEM stops the start with a message
     tls: { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'other-key.pem') },
   });
   await assert.rejects(buildApp(mismatched, { logger: false }), /tls: the certificate and key do not make a TLS context/);
+});
+
+/** A TLS 1.3 session ticket from the server at `url`, for resuming later. */
+function sessionTicket(url: string, ca: Buffer): Promise<Buffer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), ca });
+    socket.once('error', reject);
+    // The ticket comes after the handshake, in the data stream: keep reading.
+    socket.resume();
+    socket.once('session', (ticket: Buffer) => {
+      socket.end();
+      resolve(ticket);
+    });
+  });
+}
+
+/** Whether a connection to `url` offering `ticket` resumed the session (no full handshake). */
+function resumes(url: string, ca: Buffer, ticket: Buffer): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), ca, session: ticket });
+    socket.once('error', reject);
+    socket.once('secureConnect', () => {
+      resolve(socket.isSessionReused());
+      socket.end();
+    });
+  });
+}
+
+test('workers given the same ticket keys resume each other’s TLS sessions; servers with their own keys do not', async (t) => {
+  const tls = { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
+  const ca = await readFile(tls.cert);
+  const start = async (keys: Record<string, string> | undefined): Promise<TestMirror> => {
+    if (keys) Object.assign(process.env, keys);
+    try {
+      return await startMirror({ hub: { url: upstream.url } }, { extra: { tls } });
+    } finally {
+      delete process.env[TICKET_KEYS_ENV];
+    }
+  };
+  const shared = ticketKeysForWorkers();
+  const first = await start(shared);
+  const second = await start(shared);
+  const stranger = await start(undefined);
+  t.after(() => Promise.all([first.close(), second.close(), stranger.close()]));
+
+  const ticket = await sessionTicket(first.url, ca);
+  assert.equal(await resumes(first.url, ca, ticket), true, 'the same worker resumes');
+  assert.equal(await resumes(second.url, ca, ticket), true, 'another worker with the shared keys resumes');
+  assert.equal(await resumes(stranger.url, ca, ticket), false, 'a server with keys of its own does a full handshake');
 });
