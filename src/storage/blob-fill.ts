@@ -44,7 +44,11 @@ type FillState = 'starting' | 'streaming' | 'verified' | 'committed' | 'failed';
  */
 export const FILL_MEMORY_WINDOW = 8 * 1024 * 1024;
 const RECENT_BYTES = FILL_MEMORY_WINDOW;
-const READ_CHUNK = 256 * 1024;
+/**
+ * A reader takes up to this much at once: all the upstream's chunks (64 KiB socket reads) held for it, so
+ * the client's socket gets a few large writes rather than many small ones (bench: cold large blob).
+ */
+const READ_CHUNK = 1024 * 1024;
 
 export interface FillOptions {
   /** limits.maxBlobSize: larger announced sizes are refused, longer bodies cut. */
@@ -343,9 +347,16 @@ export function readFill(fill: BlobFill, store: Pick<BlobStore, 'openInFlight'>,
           const available = fill.verified ? Math.min(fill.received, last + 1) : Math.min(fill.received - 1, last);
           if (position < available) {
             const want = Math.min(READ_CHUNK, available - position);
-            const bytes =
-              fill.recent.slice(position, want) ??
-              (position < fill.written && !fill.diskless ? await readDisk(Math.min(want, fill.written - position)) : undefined);
+            const held = fill.recent.slices(position, want);
+            if (held.length > 0) {
+              // All at once: the response writes them together (one writev), with no copy to join them.
+              for (const bytes of held) {
+                position += bytes.length;
+                this.push(bytes);
+              }
+              return;
+            }
+            const bytes = position < fill.written && !fill.diskless ? await readDisk(Math.min(want, fill.written - position)) : undefined;
             if (bytes) {
               position += bytes.length;
               this.push(bytes);

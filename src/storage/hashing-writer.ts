@@ -8,10 +8,20 @@ import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
 import type { BlobStore, BlobWriter } from './blob-store.ts';
+import { OffloadedHash } from './hash-worker.ts';
+
+/**
+ * Writes up to this size are hashed on the event loop at verify(), from the chunks held until then: a
+ * manifest is not worth a round trip to the hash worker. Past it, the worker hashes (hash-worker.ts).
+ */
+const OFFLOAD_FROM_BYTES = 1024 * 1024;
 
 export abstract class HashingWriter implements BlobWriter {
   readonly id: string;
-  private readonly hash: Hash;
+  private readonly algorithm: DigestAlgorithm;
+  /** Chunks not yet hashed, while the write is small; then the worker's hash. */
+  private held: Buffer[] | undefined = [];
+  private offloaded: OffloadedHash | undefined;
   private bytes = 0;
   private failure: unknown;
   private tolerateStoreErrors = false;
@@ -19,7 +29,7 @@ export abstract class HashingWriter implements BlobWriter {
 
   constructor(algorithm: DigestAlgorithm, options: { id?: string; storeError?: unknown } = {}) {
     this.id = options.id ?? randomUUID();
-    this.hash = createHash(algorithm);
+    this.algorithm = algorithm;
     this.failure = options.storeError;
   }
 
@@ -46,7 +56,7 @@ export abstract class HashingWriter implements BlobWriter {
   async stopKeeping(reason: Error): Promise<void> {
     if (this.failure !== undefined) return;
     this.failure = reason;
-    await this.abort();
+    await this.dropStored();
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -54,15 +64,16 @@ export abstract class HashingWriter implements BlobWriter {
   }
 
   async writeMany(chunks: Buffer[]): Promise<void> {
-    for (const chunk of chunks) this.hash.update(chunk);
     const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    // Hashed before it is stored, and whether or not storing it works (stream-through still verifies).
+    await this.hashLater(chunks, total);
     if (this.failure === undefined) {
       try {
         await this.append(chunks, this.bytes, total);
       } catch (error) {
         if (!this.tolerateStoreErrors) throw error;
         this.failure = error;
-        await this.abort();
+        await this.dropStored();
       }
     }
     this.bytes += total;
@@ -74,7 +85,7 @@ export abstract class HashingWriter implements BlobWriter {
   }
 
   async verify(digest: Digest): Promise<void> {
-    const actual = this.hash.digest('hex');
+    const actual = await this.digestHex();
     if (actual !== digest.hex) {
       await this.abort();
       throw new RegistryError('DIGEST_INVALID', 'upstream content does not match its digest', {
@@ -90,7 +101,40 @@ export abstract class HashingWriter implements BlobWriter {
     this.discarded = true;
   }
 
+  /** Hands the chunks to the hash: held while the write is small, else copied to the worker. */
+  private async hashLater(chunks: Buffer[], total: number): Promise<void> {
+    if (this.held && this.bytes + total <= OFFLOAD_FROM_BYTES) {
+      this.held.push(...chunks);
+      return;
+    }
+    if (!this.offloaded) {
+      this.offloaded = new OffloadedHash(this.algorithm);
+      const earlier = this.held ?? [];
+      this.held = undefined;
+      await this.offloaded.update([...earlier, ...chunks]);
+      return;
+    }
+    await this.offloaded.update(chunks);
+  }
+
+  private async digestHex(): Promise<string> {
+    if (this.offloaded) return this.offloaded.digest();
+    if (!this.held) throw new Error('this write was already verified or aborted');
+    const hash: Hash = createHash(this.algorithm);
+    for (const chunk of this.held) hash.update(chunk);
+    this.held = undefined;
+    return hash.digest('hex');
+  }
+
   async abort(): Promise<void> {
+    // Nothing will be verified any more: the worker can forget this hash.
+    this.offloaded?.drop();
+    this.held = undefined;
+    await this.dropStored();
+  }
+
+  /** Drops what was stored; hashing goes on (stream-through). */
+  private async dropStored(): Promise<void> {
     if (this.discarded) return;
     this.discarded = true;
     await this.discard();

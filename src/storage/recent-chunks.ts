@@ -43,6 +43,19 @@ export class RecentChunks {
     return undefined;
   }
 
+  /** Up to `length` bytes from `position` as views of the held chunks in order; empty if not held. */
+  slices(position: number, length: number): Buffer[] {
+    const views: Buffer[] = [];
+    let got = 0;
+    while (got < length) {
+      const next = this.slice(position + got, length - got);
+      if (!next) break;
+      views.push(next);
+      got += next.length;
+    }
+    return views;
+  }
+
   clear(): void {
     this.chunks = [];
     this.held = 0;

@@ -60,6 +60,11 @@ const DEFAULT_TOKEN_LIFETIME_S = 60;
 export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 /** Connections per pool, per upstream: one pool for blob transfers, one for everything else. */
 const POOL_CONNECTIONS = 64;
+/**
+ * How much of a blob body undici buffers before it stops reading the socket (its default is 64 KiB): a
+ * fill that is busy for a moment leaves the connection flowing instead of pausing and resuming it per chunk.
+ */
+const BLOB_BODY_BUFFER = 1024 * 1024;
 
 /** Refused token realms remembered (to log each once) per upstream. */
 const MAX_LOGGED_REALMS = 64;
@@ -257,7 +262,7 @@ export class RegistryClient {
       if (authorization && url.origin === origin) headers.authorization = authorization;
       let response;
       try {
-        response = await request(url, { method: req.method, headers, dispatcher, signal: req.signal });
+        response = await request(url, { method: req.method, headers, dispatcher, signal: req.signal, ...(dispatcher === this.blobAgent && { highWaterMark: BLOB_BODY_BUFFER }) });
       } catch (error) {
         if (req.signal?.aborted) throw error;
         throw new RegistryError('UNAVAILABLE', `upstream ${this.upstream.name} unreachable`, { cause: error });
