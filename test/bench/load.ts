@@ -3,8 +3,9 @@
 // Plus the untimed checks: fetch-and-hash, and memory readings from /proc.
 
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { runCommand } from '../e2e/support/run-command.ts';
 
 export const MANIFEST_ACCEPT =
@@ -34,11 +35,15 @@ interface WrkJson {
   p99_us: number;
 }
 
-/** wrk, one thread (the other core serves), `connections` kept-alive connections, for `seconds`. */
-export async function runWrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
+/**
+ * wrk, one thread (the other core serves), `connections` kept-alive connections, for `seconds`. With
+ * `close`, every request says `Connection: close`: the server answers and closes, and wrk opens a new
+ * connection (and over TLS a new handshake) for the next request, as dockerd's registry client does.
+ */
+export async function runWrk(url: string, connections: number, seconds: number, opts: { close?: boolean } = {}): Promise<WrkResult> {
   const res = await runCommand(
     'wrk',
-    ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', WRK_SCRIPT, url],
+    ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', ...(opts.close ? ['-H', 'Connection: close'] : []), '-s', WRK_SCRIPT, url],
     { timeoutMs: (seconds + 30) * 1000 },
   );
   const line = res.stdout.split('\n').find((l) => l.startsWith('BENCHJSON '));
@@ -135,8 +140,18 @@ export interface CurlRateResult {
  * GETting `url` `perConnection` times over kept-alive connections (`-L`: to the presigned URL and back
  * for the next one). Counts whole fetches per second; every answer's status and size is checked.
  */
-export async function runCurlRate(url: string, connections: number, perConnection: number, size: number, options: { follow?: boolean } = {}): Promise<CurlRateResult> {
-  const args = ['-sS', '--max-time', '120', '-w', '%{http_code} %{size_download}\n', ...(options.follow ? ['-L'] : [])];
+export async function runCurlRate(
+  url: string,
+  connections: number,
+  perConnection: number,
+  size: number,
+  options: { follow?: boolean; headers?: Record<string, string>; insecure?: boolean } = {},
+): Promise<CurlRateResult> {
+  const args = ['-sS', '--max-time', '120', '-w', '%{http_code} %{size_download}\n', ...(options.follow ? ['-L'] : []), ...(options.insecure ? ['-k'] : [])];
+  // HTTP/1.1 as dockerd's registry client speaks it; over TLS curl would otherwise take HTTP/2 where offered
+  // (distribution offers it), multiplex everything on one connection and drop a Connection: close header.
+  if (url.startsWith('https:')) args.push('--http1.1');
+  for (const [k, v] of Object.entries(options.headers ?? {})) args.push('-H', `${k}: ${v}`);
   for (let i = 0; i < perConnection; i++) args.push('-o', '/dev/null', url);
   const start = performance.now();
   const outs = await Promise.all(Array.from({ length: connections }, () => runCommand('curl', args, { timeoutMs: 130_000 })));
@@ -154,6 +169,12 @@ export async function runCurlRate(url: string, connections: number, perConnectio
   return { requestsPerSecond: requests / seconds, requests, wrong };
 }
 
+let agent: Agent | undefined;
+function insecureAgent(): Agent {
+  agent ??= new Agent({ connect: { rejectUnauthorized: false } });
+  return agent;
+}
+
 export interface Fetched {
   status: number;
   digest: string;
@@ -167,7 +188,9 @@ export async function fetchHashed(
   url: string,
   opts: { method?: string; headers?: Record<string, string>; keepBody?: boolean } = {},
 ): Promise<Fetched> {
-  const res = await fetch(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} });
+  const init = { method: opts.method ?? 'GET', headers: opts.headers ?? {} };
+  // The bench's HTTPS endpoints have a self-signed certificate made for the run.
+  const res = url.startsWith('https:') ? await undiciFetch(url, { ...init, dispatcher: insecureAgent() }) : await fetch(url, init);
   const hash = createHash('sha256');
   const kept: Buffer[] = [];
   let size = 0;
@@ -241,4 +264,51 @@ export function median(values: number[]): number {
   if (sorted.length === 0) return NaN;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * HEAD rates by ApacheBench: wrk 4.1 waits for the body a HEAD answer's Content-Length announces and never
+ * completes one. ab sends HTTP/1.0 (`-k`: with `Connection: keep-alive`; without it every request is a new
+ * connection, as with `Connection: close`); its failures (connect, receive, length, exceptions) and non-2xx
+ * answers are counted.
+ */
+export async function runAbHead(url: string, connections: number, seconds: number, opts: { close?: boolean; accept?: string } = {}): Promise<WrkResult> {
+  const args = ['-i', '-r', '-q', `-c${connections}`, `-t${seconds}`, '-n', '10000000', '-H', `Accept: ${opts.accept ?? MANIFEST_ACCEPT}`, ...(opts.close ? [] : ['-k']), url];
+  const res = await runCommand('ab', args, { timeoutMs: (seconds + 30) * 1000 });
+  const num = (label: string): number => Number(new RegExp(`^${label}:\\s+([\\d.]+)`, 'm').exec(res.stdout)?.[1] ?? NaN);
+  const requests = num('Complete requests');
+  const rps = num('Requests per second');
+  if (res.code !== 0 || !Number.isFinite(rps)) throw new Error(`ab ${url} failed (${res.code}): ${res.stdout}${res.stderr}`);
+  const nonOk = Number(/^Non-2xx responses:\s+(\d+)/m.exec(res.stdout)?.[1] ?? 0);
+  const pct = (p: number): number => Number(new RegExp(`^\\s+${p}%\\s+(\\d+)`, 'm').exec(res.stdout)?.[1] ?? NaN);
+  return { requestsPerSecond: rps, requests, errors: num('Failed requests'), non2xx: nonOk, p50Ms: pct(50), p99Ms: pct(99) };
+}
+
+/** The process and all its descendants (cluster workers, nginx workers), from /proc/PID/task/TID/children. */
+export async function processTree(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  const visit = async (p: number): Promise<void> => {
+    out.push(p);
+    const tasks = await readdir(`/proc/${p}/task`).catch(() => [] as string[]);
+    for (const tid of tasks) {
+      const children = await readFile(`/proc/${p}/task/${tid}/children`, 'utf8').catch(() => '');
+      for (const c of children.trim().split(/\s+/)) if (c !== '') await visit(Number(c));
+    }
+  };
+  await visit(pid);
+  return out;
+}
+
+/** CPU seconds used so far by all of `pids` (a process that has gone counts 0). */
+export async function cpuSecondsOf(pids: number[]): Promise<number> {
+  const each = await Promise.all(pids.map((p) => cpuSeconds(p).catch(() => 0)));
+  return each.reduce((a, b) => a + b, 0);
+}
+
+/** TCP connections this host has opened (Tcp ActiveOpens in /proc/net/snmp): proves a client reconnected. */
+export async function tcpActiveOpens(): Promise<number> {
+  const lines = (await readFile('/proc/net/snmp', 'utf8')).split('\n').filter((l) => l.startsWith('Tcp:'));
+  const names = (lines[0] ?? '').split(' ');
+  const values = (lines[1] ?? '').split(' ');
+  return Number(values[names.indexOf('ActiveOpens')]);
 }

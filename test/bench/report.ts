@@ -289,3 +289,174 @@ export function s3MarkdownTable(rows: S3ReportRow[], filesystemLabel: string): s
   }
   return lines.join('\n');
 }
+
+// Connection patterns, TLS, offload and workers (issue 11): every system up at once, each row measured on all of
+// them in turn (order rotating per repetition), so ratios compare figures taken minutes apart at most. Each cell
+// also carries the CPU seconds the system's processes (all of them: cluster workers, nginx workers) used.
+
+export type PatternSystemId = 'distribution' | 'pullthrough' | 'pullthrough-workers' | 'pullthrough-workers-base' | 'pullthrough-offload' | 'nginx-direct';
+export type Transport = 'http' | 'httpClose' | 'https' | 'httpsClose';
+export type PatternTarget = 'tagHead' | 'tag' | 'digest' | 'small' | 'large' | 'huge1' | 'huge8' | 'tagCurl' | 'smallCurl';
+
+export interface PatternRowSpec {
+  key: string;
+  row: string;
+  unit: 'req/s' | 'MB/s';
+  transport: Transport;
+  target: PatternTarget;
+  /** nginx-direct serves blobs only. */
+  blob: boolean;
+  /** Ratio to distribution these pullthrough variants must reach. */
+  vsDistribution?: { value: number; variants: PatternSystemId[] };
+  /** Offload ÷ nginx serving the file directly. */
+  vsDirect?: number;
+  /** workers: auto must beat 1 worker. */
+  workersGain?: boolean;
+}
+
+const TRANSPORT_TEXT: Record<Transport, string> = { http: 'HTTP keep-alive', httpClose: 'HTTP Connection: close', https: 'HTTPS keep-alive', httpsClose: 'HTTPS Connection: close' };
+
+export function patternRowSpecs(z: { large: string; huge: string; curlRequests: number }): PatternRowSpec[] {
+  const PT: PatternSystemId[] = ['pullthrough', 'pullthrough-workers', 'pullthrough-offload'];
+  const OFF: PatternSystemId[] = ['pullthrough-offload'];
+  const specs: PatternRowSpec[] = [];
+  for (const transport of ['http', 'httpClose', 'https', 'httpsClose'] as const) {
+    const t = TRANSPORT_TEXT[transport];
+    // The issue's Connection: close targets (tag ≥ 10×, digest ≥ 4×, 1 MiB ≥ 3×, large ≥ 1.5× with offload), the
+    // same for HTTPS; keep-alive manifest and 1 MiB targets are the main table's.
+    const close = transport !== 'http' && transport !== 'https';
+    if (transport !== 'http') specs.push({ key: `${transport}.tagHead`, row: `${t}: warm tag manifest HEAD (ab, 16 conn)`, unit: 'req/s', transport, target: 'tagHead', blob: false, ...(close && { vsDistribution: { value: 10, variants: PT } }) });
+    specs.push({ key: `${transport}.tag`, row: `${t}: warm tag manifest GET (16 conn)`, unit: 'req/s', transport, target: 'tag', blob: false, ...(close && { vsDistribution: { value: 10, variants: PT } }), workersGain: transport === 'http' });
+    if (transport !== 'http') specs.push({ key: `${transport}.digest`, row: `${t}: warm digest manifest GET (16 conn)`, unit: 'req/s', transport, target: 'digest', blob: false, ...(close && { vsDistribution: { value: 4, variants: PT } }) });
+    specs.push({ key: `${transport}.small`, row: `${t}: warm blob 1 MiB (16 conn)`, unit: 'req/s', transport, target: 'small', blob: true, ...(close && { vsDistribution: { value: 3, variants: PT } }), workersGain: transport === 'http' });
+    specs.push({ key: `${transport}.large`, row: `${t}: warm large blob ${z.large} (16 conn)`, unit: 'MB/s', transport, target: 'large', blob: true, vsDistribution: { value: 1.5, variants: OFF }, vsDirect: 0.9, workersGain: transport === 'http' });
+    if (transport === 'http') {
+      specs.push({ key: 'http.huge1', row: `${t}: warm large blob ${z.huge}, 1 client (curl)`, unit: 'MB/s', transport, target: 'huge1', blob: true, vsDistribution: { value: 1.5, variants: OFF }, vsDirect: 0.9, workersGain: true });
+      specs.push({ key: 'http.huge8', row: `${t}: warm large blob ${z.huge}, 8 clients (curl)`, unit: 'MB/s', transport, target: 'huge8', blob: true, vsDistribution: { value: 1.5, variants: OFF }, vsDirect: 0.9, workersGain: true });
+    }
+    if (transport === 'httpsClose') {
+      specs.push({ key: 'httpsClose.tagCurl', row: `${t}: warm tag manifest GET (16 curl × ${z.curlRequests}, sessions resumed)`, unit: 'req/s', transport, target: 'tagCurl', blob: false, vsDistribution: { value: 10, variants: PT } });
+      specs.push({ key: 'httpsClose.smallCurl', row: `${t}: warm blob 1 MiB (16 curl × ${z.curlRequests}, sessions resumed)`, unit: 'req/s', transport, target: 'smallCurl', blob: true, vsDistribution: { value: 3, variants: PT } });
+    }
+  }
+  return specs;
+}
+
+export interface PatternCell {
+  value: number;
+  /** CPU seconds of the system's processes during one measurement (median over repetitions). */
+  cpuS: number;
+}
+
+export interface PatternReportRow {
+  row: string;
+  unit: string;
+  values: Partial<Record<PatternSystemId, PatternCell>>;
+  ratios: { pullthroughToDistribution?: number; autoToOne?: number; offloadToDistribution?: number; offloadToDirect?: number };
+  target: string | undefined;
+  /** Per checked variant (and 'workers-gain', 'offload-vs-direct'). */
+  met: Record<string, boolean>;
+}
+
+export function buildPatternRows(specs: PatternRowSpec[], cells: Record<string, Partial<Record<PatternSystemId, PatternCell>>>): PatternReportRow[] {
+  return specs.map((spec) => {
+    const values = cells[spec.key] ?? {};
+    const v = (id: PatternSystemId): number | undefined => values[id]?.value;
+    const dist = v('distribution');
+    const ratios: PatternReportRow['ratios'] = {};
+    const set = (k: keyof PatternReportRow['ratios'], r: number | undefined): void => {
+      if (r !== undefined) ratios[k] = r;
+    };
+    set('pullthroughToDistribution', ratio(v('pullthrough'), dist));
+    set('autoToOne', ratio(v('pullthrough-workers'), v('pullthrough-workers-base') ?? v('pullthrough')));
+    set('offloadToDistribution', ratio(v('pullthrough-offload'), dist));
+    set('offloadToDirect', ratio(v('pullthrough-offload'), v('nginx-direct')));
+    const met: Record<string, boolean> = {};
+    const texts: string[] = [];
+    if (spec.vsDistribution) {
+      texts.push(`≥ ${spec.vsDistribution.value}× distribution (${spec.vsDistribution.variants.map(shortName).join(', ')})`);
+      for (const id of spec.vsDistribution.variants) {
+        const r = ratio(v(id), dist);
+        if (r !== undefined) met[shortName(id)] = check('>=', r, spec.vsDistribution.value);
+      }
+    }
+    if (spec.vsDirect !== undefined) {
+      texts.push(`offload ≥ ${spec.vsDirect}× nginx direct`);
+      if (ratios.offloadToDirect !== undefined) met['offload vs nginx'] = check('>=', ratios.offloadToDirect, spec.vsDirect);
+    }
+    if (spec.workersGain) {
+      texts.push('auto > 1 worker');
+      if (ratios.autoToOne !== undefined) met['auto > 1'] = ratios.autoToOne > 1;
+    }
+    return { row: spec.row, unit: spec.unit, values, ratios, target: texts.length > 0 ? texts.join('; ') : undefined, met };
+  });
+}
+
+function shortName(id: PatternSystemId): string {
+  return { distribution: 'distribution', pullthrough: 'plain', 'pullthrough-workers': 'auto', 'pullthrough-workers-base': '1 worker', 'pullthrough-offload': 'offload', 'nginx-direct': 'nginx' }[id];
+}
+
+export function patternMarkdownTable(rows: PatternReportRow[], labels: Partial<Record<PatternSystemId, string>>): string {
+  const ids = (['distribution', 'pullthrough', 'pullthrough-workers-base', 'pullthrough-workers', 'pullthrough-offload', 'nginx-direct'] as const).filter((id) => labels[id] !== undefined);
+  const cell = (c: PatternCell | undefined): string => (c === undefined ? '–' : `${fmt(c.value)} · ${fmt(c.cpuS)}`);
+  const lines = [
+    `| row | unit | ${ids.map((id) => labels[id]).join(' | ')} | plain ÷ dist | auto ÷ 1 | offload ÷ dist | offload ÷ nginx | target | met |`,
+    `|---|---|${ids.map(() => '--:|').join('')}--:|--:|--:|--:|---|---|`,
+  ];
+  for (const r of rows) {
+    const met = Object.entries(r.met).map(([k, ok]) => `${k} ${fmtMet(ok)}`).join(', ');
+    lines.push(
+      `| ${r.row} | ${r.unit} | ${ids.map((id) => cell(r.values[id])).join(' | ')} | ${fmtRatio(r.ratios.pullthroughToDistribution)} | ${fmtRatio(r.ratios.autoToOne)} | ` +
+        `${fmtRatio(r.ratios.offloadToDistribution)} | ${fmtRatio(r.ratios.offloadToDirect)} | ${r.target ?? '–'} | ${met || '–'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+// Real client (issue 11): skopeo copy of a large multi-layer image, seconds per whole pull; ratio ÷ distribution.
+
+export type SkopeoRowKey = 'coldS' | 'warmS' | 'warm4S';
+
+export interface SkopeoReportRow {
+  row: string;
+  values: Record<string, number | undefined>;
+  ratios: Record<string, number | undefined>;
+  target: string | undefined;
+  met: Record<string, boolean>;
+}
+
+export function buildSkopeoRows(image: string, metrics: Record<string, Partial<Record<SkopeoRowKey, number>>>): SkopeoReportRow[] {
+  const specs: Array<{ key: SkopeoRowKey; row: string; bound?: number; text?: string }> = [
+    { key: 'coldS', row: `skopeo copy ${image}, cold`, bound: 1, text: '≤ distribution' },
+    { key: 'warmS', row: `skopeo copy ${image}, warm`, bound: 0.8, text: '≤ 0.8× distribution' },
+    { key: 'warm4S', row: `skopeo copy ${image}, 4 warm at once (all done)` },
+  ];
+  return specs.map((spec) => {
+    const values: SkopeoReportRow['values'] = {};
+    const ratios: SkopeoReportRow['ratios'] = {};
+    const met: Record<string, boolean> = {};
+    const dist = metrics.distribution?.[spec.key];
+    for (const [id, m] of Object.entries(metrics)) {
+      values[id] = m[spec.key];
+      if (id === 'distribution') continue;
+      const r = ratio(m[spec.key], dist);
+      ratios[id] = r;
+      if (spec.bound !== undefined && r !== undefined) met[id] = check('<=', r, spec.bound);
+    }
+    return { row: spec.row, values, ratios, target: spec.text, met };
+  });
+}
+
+export function skopeoMarkdownTable(rows: SkopeoReportRow[], labels: Record<string, string>): string {
+  const ids = Object.keys(labels);
+  const others = ids.filter((id) => id !== 'distribution');
+  const lines = [
+    `| row | unit | ${ids.map((id) => labels[id]).join(' | ')} | ${others.map((id) => `${labels[id]} ÷ dist`).join(' | ')} | target | met |`,
+    `|---|---|${ids.map(() => '--:|').join('')}${others.map(() => '--:|').join('')}---|---|`,
+  ];
+  for (const r of rows) {
+    const met = Object.entries(r.met).map(([k, ok]) => `${labels[k] ?? k} ${fmtMet(ok)}`).join(', ');
+    lines.push(`| ${r.row} | s | ${ids.map((id) => fmt(r.values[id])).join(' | ')} | ${others.map((id) => fmtRatio(r.ratios[id])).join(' | ')} | ${r.target ?? '–'} | ${met || '–'} |`);
+  }
+  return lines.join('\n');
+}

@@ -19,7 +19,6 @@ import { runCommand } from '../e2e/support/run-command.ts';
 import { makeTempDir, removeTempDir } from '../e2e/support/temp-dir.ts';
 import { startUpstreamRegistry, type UpstreamRegistry } from '../e2e/support/upstream-registry.ts';
 import {
-  fetchHashed,
   MANIFEST_ACCEPT,
   median,
   readMemory,
@@ -30,11 +29,15 @@ import {
   runWrkSpread,
   cpuSeconds,
   sampleRss,
-  type CurlBatch,
 } from './load.ts';
 import {
+  buildPatternRows,
   buildReplicaRows,
   buildRows,
+  buildSkopeoRows,
+  patternMarkdownTable,
+  patternRowSpecs,
+  skopeoMarkdownTable,
   buildS3Rows,
   markdownTable,
   s3MarkdownTable,
@@ -49,7 +52,10 @@ import {
   type ReplicaMetrics,
   type SystemId,
 } from './report.ts';
+import { checkBatch, expect, expectBlob, expectManifest } from './checks.ts';
+import { benchPhase, type PhaseResult } from './connection-rows.ts';
 import { pushRandomBlob, type PushedBlob } from './seed-blob.ts';
+import { makeSelfSignedCert, type ResumptionProbe } from './tls.ts';
 import { startDistributionProxy, startPullthrough, startReplicas, type BenchS3, type SystemUnderTest } from './systems.ts';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { s3ClientFor, startRgw, type Rgw } from '../support/ceph-rgw.ts';
@@ -64,20 +70,19 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 
 const REPLICAS = 3;
 const REPLICAS_ID = 'pullthrough-replicas';
+const PATTERNS_ID = 'patterns';
+const SKOPEO_ID = 'skopeo';
+const WORKERS_ID = 'pullthrough-workers';
+const OFFLOAD_ID = 'pullthrough-offload';
+const DIRECT_ID = 'nginx-direct';
 const S3_ID = 'pullthrough-s3';
 const P = smoke
-  ? { reps: 1, wrkSeconds: 1, curlRate: 8, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
-  : { reps: 3, wrkSeconds: 5, curlRate: 60, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
+  ? { patternReps: 1, patternWrkSeconds: 1, patternCurl: 5, midLarge: 2 * MiB, skopeoReps: 1, skopeoLayers: 2, skopeoLayerBytes: 2 * MiB, reps: 1, wrkSeconds: 1, curlRate: 8, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
+  : { patternReps: 3, patternWrkSeconds: 1, patternCurl: 40, midLarge: 31 * MiB, skopeoReps: 3, skopeoLayers: 8, skopeoLayerBytes: 128 * MiB, reps: 3, wrkSeconds: 5, curlRate: 60, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
 const REDIS_URL = process.env.PULLTHROUGH_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 
 function say(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
-}
-
-class WrongAnswer extends Error {}
-
-function expect(ok: boolean, message: string): void {
-  if (!ok) throw new WrongAnswer(message);
 }
 
 function machine(): Record<string, string | number> {
@@ -96,6 +101,8 @@ function machine(): Record<string, string | number> {
     node: process.version,
     distribution: tool('docker-registry', ['--version']),
     wrk: tool('wrk', ['-v']),
+    skopeo: tool('skopeo', ['--version']),
+    nginx: tool('sh', ['-c', 'nginx -v 2>&1']),
   };
 }
 
@@ -130,6 +137,8 @@ interface Seeds {
   economyImage: SeededImage;
   small: PushedBlob;
   warmLarge: PushedBlob;
+  /** Issue 11's 31 MiB blob (16 connections at once). */
+  midLarge: PushedBlob;
   coldLarge: PushedBlob[];
   herd: PushedBlob[];
   mem: PushedBlob;
@@ -145,6 +154,7 @@ async function seed(upstream: UpstreamRegistry, runId: string, withReplicas: boo
   const push = (size: number): Promise<PushedBlob> => pushRandomBlob(upstream, repo, size);
   const small = await push(P.smallBlob);
   const warmLarge = await push(P.warmLarge);
+  const midLarge = await push(P.midLarge);
   const coldLarge: PushedBlob[] = [];
   const herd: PushedBlob[] = [];
   for (let i = 0; i < P.reps; i++) coldLarge.push(await push(P.coldLarge));
@@ -158,25 +168,7 @@ async function seed(upstream: UpstreamRegistry, runId: string, withReplicas: boo
     }
   }
   upstream.tokenServer?.resetCounts();
-  return { repo, image, economyRepo, economyImage, small, warmLarge, coldLarge, herd, mem, replicaHerd };
-}
-
-function checkBatch(what: string, batch: CurlBatch, size: number): void {
-  for (const r of batch.results) expect(r.status === 200 && r.bytes === size, `${what}: got ${r.status} with ${r.bytes} of ${size} bytes`);
-}
-
-async function expectBlob(what: string, url: string, blob: { digest: string; size: number }, headers: Record<string, string> = {}): Promise<void> {
-  const got = await fetchHashed(url, { headers });
-  expect(got.status === 200, `${what}: status ${got.status}`);
-  expect(got.size === blob.size && got.digest === blob.digest, `${what}: body is ${got.size} bytes hashing to ${got.digest}, expected ${blob.size} bytes ${blob.digest}`);
-}
-
-async function expectManifest(what: string, url: string, image: SeededImage): Promise<void> {
-  const got = await fetchHashed(url, { headers: { accept: MANIFEST_ACCEPT }, keepBody: true });
-  expect(got.status === 200, `${what}: status ${got.status} ${got.body?.toString('utf8').slice(0, 300) ?? ''}`);
-  expect(got.digest === image.digest, `${what}: body hashes to ${got.digest}, expected ${image.digest}`);
-  expect(got.headers.get('docker-content-digest') === image.digest, `${what}: Docker-Content-Digest ${got.headers.get('docker-content-digest')}`);
-  expect(got.headers.get('content-type') === image.mediaType, `${what}: Content-Type ${got.headers.get('content-type')}, expected ${image.mediaType}`);
+  return { repo, image, economyRepo, economyImage, small, warmLarge, midLarge, coldLarge, herd, mem, replicaHerd };
 }
 
 /** One docker-like pull (ping, HEAD tag, GET manifest by digest, config and layers), every answer checked. */
@@ -572,7 +564,10 @@ async function cleanRedis(runId: string, digests: string[]): Promise<void> {
   if (keys.size > 0) await runCommand('redis-cli', [...cli, 'DEL', ...keys]);
 }
 
+const size = (n: number): string => (n >= 1024 * MiB ? `${n / (1024 * MiB)} GiB` : `${n / MiB} MiB`);
+
 async function main(): Promise<number> {
+  const patternSpecs = patternRowSpecs({ large: size(P.midLarge), huge: size(P.warmLarge), curlRequests: P.patternCurl });
   const started = Date.now();
   const runId = Math.random().toString(36).slice(2, 10);
   const info = machine();
@@ -583,7 +578,8 @@ async function main(): Promise<number> {
     const build = await runCommand('npm', ['run', 'build'], { cwd: ROOT, timeoutMs: 300_000 });
     if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
   }
-  const entry = join(ROOT, 'dist', 'server.js');
+  // PULLTHROUGH_BENCH_ENTRY: bench another build (e.g. of a commit, while the working tree does not build).
+  const entry = process.env.PULLTHROUGH_BENCH_ENTRY ?? join(ROOT, 'dist', 'server.js');
   const withRedis = await redisReachable(REDIS_URL);
   if (!withRedis) say(`Redis not reachable at ${REDIS_URL}: pullthrough runs with the embedded store only, no replica rows`);
   const withReplicas = withRedis && (only === undefined || only.includes(REPLICAS_ID));
@@ -596,6 +592,12 @@ async function main(): Promise<number> {
   let direct: { metrics: Metrics; samples: Record<string, number[]> } = { metrics: {}, samples: {} };
   let replicaRun: ReplicaRun | undefined;
   let s3Run: S3Run | undefined;
+  let phase: PhaseResult | undefined;
+  const phaseSystems = ['distribution', 'pullthrough-embedded', WORKERS_ID, OFFLOAD_ID, DIRECT_ID];
+  // --only=patterns / skopeo pick those parts; system ids among them narrow the systems (by default all).
+  const withPatterns = only === undefined || only.includes(PATTERNS_ID) || only.some((id) => [WORKERS_ID, OFFLOAD_ID, DIRECT_ID].includes(id));
+  const withSkopeo = only === undefined || only.includes(SKOPEO_ID);
+  const phaseWanted = (id: string): boolean => only === undefined || !only.some((o) => phaseSystems.includes(o)) || only.includes(id) || (id === OFFLOAD_ID && only.includes(DIRECT_ID));
   const withS3 = (only === undefined || only.includes(S3_ID)) && rgwInstalled();
   if (!withS3 && (only === undefined || only.includes(S3_ID))) say('radosgw not installed: no S3 rows (apt-get install ceph-mon ceph-osd ceph-common radosgw)');
   try {
@@ -659,6 +661,32 @@ async function main(): Promise<number> {
       }
     }
 
+    if (withPatterns || withSkopeo) {
+      const dir = join(tmp, PATTERNS_ID);
+      await mkdir(dir, { recursive: true });
+      try {
+        const tls = await makeSelfSignedCert(dir);
+        const content = { repo: seeds.repo, image: seeds.image, small: seeds.small, large: seeds.midLarge, huge: seeds.warmLarge };
+        const up = upstream;
+        phase = await benchPhase(
+          { dir, entry, upstream: up, credentials: up.credentials, redis: withRedis ? REDIS_URL : undefined, tls, nginxWorkers: info.nproc as number, wanted: phaseWanted, say },
+          content,
+          {
+            reps: P.patternReps,
+            wrkSeconds: P.patternWrkSeconds,
+            curlRequests: P.patternCurl,
+            parallel: smoke,
+            nginxWorkers: info.nproc as number,
+            rows: withPatterns ? patternSpecs : undefined,
+            skopeo: withSkopeo ? { reps: P.skopeoReps, layers: P.skopeoLayers, layerBytes: P.skopeoLayerBytes } : undefined,
+          },
+        );
+      } catch (e) {
+        failures.push({ system: PATTERNS_ID, error: (e as Error).message });
+        say(`${PATTERNS_ID} FAILED: ${(e as Error).message.split('\n')[0] ?? ''}`);
+      }
+    }
+
     if (withS3) {
       const dir = join(tmp, S3_ID);
       await mkdir(dir, { recursive: true });
@@ -678,7 +706,6 @@ async function main(): Promise<number> {
   }
 
   const economyWindows = Math.ceil(P.econWindowS / P.econTtlS);
-  const size = (n: number): string => (n >= 1024 * MiB ? `${n / (1024 * MiB)} GiB` : `${n / MiB} MiB`);
   const specs = rowSpecs(economyWindows, {
     warmLarge: size(P.warmLarge),
     coldLarge: size(P.coldLarge),
@@ -700,6 +727,9 @@ async function main(): Promise<number> {
     s3Run === undefined
       ? []
       : buildS3Rows(s3Specs, { distribution: metrics.distribution ?? {}, filesystem: metrics[filesystemId] ?? {}, streaming: s3Run.streaming, redirect: s3Run.redirect });
+  const patternRows = phase?.run === undefined ? [] : buildPatternRows(patternSpecs, phase.run.cells);
+  const skopeoImage = `${P.skopeoLayers} × ${size(P.skopeoLayerBytes)}`;
+  const skopeoRows = phase?.skopeo === undefined ? [] : buildSkopeoRows(skopeoImage, phase.skopeo.metrics);
   const runtimeSeconds = (Date.now() - started) / 1000;
 
   if (smoke) {
@@ -713,6 +743,20 @@ async function main(): Promise<number> {
       for (const [spec, r] of s3Specs.map((x, i) => [x, s3Rows[i]] as const)) {
         const cells: Array<[string, number | undefined]> = [['S3 streaming', r?.streaming], ...(spec.redirect ? [['S3 redirect', r?.redirect] as [string, number | undefined]] : [])];
         for (const [what, v] of cells) if (v === undefined || !Number.isFinite(v)) failures.push({ system: S3_ID, error: `smoke: S3 row "${spec.row}" (${what}) produced no number` });
+      }
+    }
+    if (phase?.run !== undefined) {
+      for (const spec of patternSpecs) {
+        for (const id of Object.keys(phase.labels) as Array<keyof PhaseResult['labels']>) {
+          if (id === 'nginx-direct' && !spec.blob) continue;
+          const v = phase.run.cells[spec.key]?.[id]?.value;
+          if (v === undefined || !Number.isFinite(v)) failures.push({ system: id, error: `smoke: row "${spec.row}" produced no number` });
+        }
+      }
+    }
+    if (phase?.skopeo !== undefined) {
+      for (const [id, m] of Object.entries(phase.skopeo.metrics)) {
+        for (const [k, v] of Object.entries(m)) if (!Number.isFinite(v)) failures.push({ system: id, error: `smoke: skopeo row ${k} produced no number` });
       }
     }
     if (withReplicas) {
@@ -744,7 +788,30 @@ async function main(): Promise<number> {
     `307 to a presigned URL that curl follows (-L). Compared with ${filesystemId} (filesystem store) and distribution from the same run. ` +
     `The curl rate row: ${CURL_CONNECTIONS} curl processes × ${P.curlRate} GETs each over kept-alive connections, every answer checked.`;
   const s3Part = s3Rows.length === 0 ? [] : ['', '### Object storage (S3 on Ceph RGW)', '', s3Setup, '', s3MarkdownTable(s3Rows, `pullthrough (filesystem, ${filesystemId.replace('pullthrough-', '')})`)];
-  const out = [`## pullthrough vs distribution 2.8 proxy (${new Date().toISOString().slice(0, 10)})`, '', machineLine, setup, '', table, ...replicaPart, ...s3Part, ''].join('\n');
+  const resumption = Object.entries((phase?.notes.tlsResumption ?? {}) as Record<string, ResumptionProbe>)
+    .map(([id, r]) => `${phase?.labels[id as keyof PhaseResult['labels']] ?? id} ${r.reused}/${r.tries} (${r.protocol})`)
+    .join(', ');
+  const workersNote = phase?.notes.workers as { metadata?: string; processes?: number; skipped?: string; embeddedRefused?: string } | undefined;
+  const patternSetup =
+    `All systems up at once; each row measured on each system in turn (order rotating), ${smoke ? '1 repetition, all systems at once (smoke: figures only show the row works)' : `medians of ${P.patternReps}`}; ` +
+    `wrk (1 thread) ${P.patternWrkSeconds} s per measurement for GET rows, ApacheBench (ab, HTTP/1.0) for HEAD rows (wrk 4.1 never completes a HEAD ` +
+    `whose answer has a Content-Length). Each cell: figure · CPU seconds all of the system's processes used during that measurement ` +
+    `(distribution: 1 process; pullthrough: 1, or the cluster primary and its workers; offload: nginx master + ${info.nproc} workers + the mirror; ` +
+    `nginx direct: master + ${info.nproc} workers). "Connection: close": every request a new TCP connection (checked: the host opened at least one ` +
+    `connection per request); over HTTPS a new handshake, and wrk and curl offer the previous connection's session (wrk keeps it across its ` +
+    `reconnect, curl caches it per invocation), so these rows mix full and resumed handshakes as real clients do. The "sessions resumed" rows: ` +
+    `16 curl processes × ${P.patternCurl} GETs each with Connection: close, one invocation each. TLS: self-signed ECDSA P-256 certificate; ` +
+    `pullthrough and distribution terminate TLS themselves, nginx for the offload front. TLS session resumption (openssl s_client -sess_out, ` +
+    `then 4 × -sess_in: connections resumed): ${resumption || 'not measured'}. workers: auto = ${workersNote?.skipped ?? (workersNote?.processes === 1 ? `1 process: the build ignored workers: auto (not functional yet), so "auto ÷ 1" compares two 1-process mirrors, ${workersNote.metadata ?? '?'} metadata` : `${workersNote?.processes ?? '?'} processes (primary + workers), ${workersNote?.metadata ?? '?'} metadata`)}` +
+    `${workersNote?.embeddedRefused ? ` — embedded refused: ${workersNote.embeddedRefused}` : ''}. Upstream requests during the rows, all systems: ${String(phase?.notes.upstreamRequestsDuringRows ?? '–')} (distribution asks upstream on every tag request). ` +
+    `The 2-core machine is shared with other work: single figures are noisy, the interleaved ratios less so.`;
+  const patternPart = patternRows.length === 0 ? [] : ['', '### Connection patterns, TLS, offload, workers (issue 11)', '', patternSetup, '', patternMarkdownTable(patternRows, phase?.labels ?? {})];
+  const skopeoSetup =
+    `${info.skopeo}: copy docker://HOST/REPO:TAG dir:OUT (plain HTTP), timed from start to exit; a new ${skopeoImage} image (random, uncompressed layers) ` +
+    `per repetition, so "cold" is content no system has seen; "warm" pulls it again; "4 warm" = 4 copies at once, time until all are done. ` +
+    `Every written blob hashed against its digest (untimed). ${smoke ? '1 repetition' : `Medians of ${P.skopeoReps}`}; systems take turns within a repetition.`;
+  const skopeoPart = skopeoRows.length === 0 ? [] : ['', '### Real client: skopeo (issue 11)', '', skopeoSetup, '', skopeoMarkdownTable(skopeoRows, phase?.skopeoLabels ?? {})];
+  const out = [`## pullthrough vs distribution 2.8 proxy (${new Date().toISOString().slice(0, 10)})`, '', machineLine, setup, '', table, ...replicaPart, ...s3Part, ...patternPart, ...skopeoPart, ''].join('\n');
   process.stdout.write(`\n${out}\n`);
 
   const resultsDir = join(ROOT, 'bench-results');
@@ -763,6 +830,10 @@ async function main(): Promise<number> {
     replicas: replicaRun === undefined ? undefined : { count: REPLICAS, ...replicaRun },
     s3Rows,
     s3: s3Run,
+    patternRows,
+    patterns: phase === undefined ? undefined : { labels: phase.labels, notes: phase.notes, ...phase.run },
+    skopeoRows,
+    skopeo: phase?.skopeo,
     failures,
     markdown: out,
   };

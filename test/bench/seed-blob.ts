@@ -61,18 +61,31 @@ function location(answer: HttpAnswer, base: string): string {
 }
 
 /** Pushes `size` random bytes (AES-CTR keystream under a random key: fast and incompressible) to `repository`. */
-export async function pushRandomBlob(upstream: UpstreamRegistry, repository: string, size: number): Promise<PushedBlob> {
+export function pushRandomBlob(upstream: UpstreamRegistry, repository: string, size: number): Promise<PushedBlob> {
+  const cipher = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
+  const zeros = Buffer.alloc(CHUNK);
+  return pushBlob(upstream, repository, size, function* () {
+    for (let left = size; left > 0; left -= CHUNK) yield cipher.update(left >= CHUNK ? zeros : zeros.subarray(0, left));
+  });
+}
+
+/** Pushes the exact bytes of `body` (an image config) to `repository`. */
+export function pushBytes(upstream: UpstreamRegistry, repository: string, body: Buffer): Promise<PushedBlob> {
+  return pushBlob(upstream, repository, body.length, function* () {
+    yield body;
+  });
+}
+
+/** POST, one streamed PATCH hashing what it sends, PUT ?digest=. */
+async function pushBlob(upstream: UpstreamRegistry, repository: string, size: number, chunks: () => Generator<Buffer>): Promise<PushedBlob> {
   const auth = { authorization: `Bearer ${pushToken(upstream, repository)}` };
   const base = upstream.directUrl;
   const started = await send('POST', `${base}/v2/${repository}/blobs/uploads/`, { ...auth, 'content-length': '0' });
   if (started.status !== 202) throw new Error(`upload start: ${started.status} ${started.body}`);
 
   const hash = createHash('sha256');
-  const cipher = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
-  const zeros = Buffer.alloc(CHUNK);
   async function* generate(): AsyncGenerator<Buffer> {
-    for (let left = size; left > 0; left -= CHUNK) {
-      const chunk = cipher.update(left >= CHUNK ? zeros : zeros.subarray(0, left));
+    for (const chunk of chunks()) {
       hash.update(chunk);
       yield chunk;
     }
@@ -90,4 +103,13 @@ export async function pushRandomBlob(upstream: UpstreamRegistry, repository: str
   const committed = await send('PUT', put.toString(), { ...auth, 'content-length': '0' });
   if (committed.status !== 201) throw new Error(`upload commit: ${committed.status} ${committed.body}`);
   return { digest, size };
+}
+
+/** PUTs a manifest under `reference` (a tag); returns its digest as the registry computed it. */
+export async function putManifest(upstream: UpstreamRegistry, repository: string, reference: string, mediaType: string, body: Buffer): Promise<string> {
+  const auth = { authorization: `Bearer ${pushToken(upstream, repository)}` };
+  const res = await send('PUT', `${upstream.directUrl}/v2/${repository}/manifests/${reference}`, { ...auth, 'content-type': mediaType, 'content-length': String(body.length) }, body);
+  const digest = res.headers['docker-content-digest'];
+  if (res.status !== 201 || typeof digest !== 'string') throw new Error(`manifest put: ${res.status} ${res.body}`);
+  return digest;
 }

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { freePort } from '../e2e/support/free-port.ts';
 import { spawnTracked, type TrackedProcess } from '../e2e/support/tracked-process.ts';
 import { waitFor } from '../e2e/support/wait-for.ts';
+import { startNginxFront } from '../support/nginx-front.ts';
+import { fetchHashed, processTree } from './load.ts';
 
 export interface SystemUnderTest {
   /** Short id used in the JSON: distribution, pullthrough-redis, pullthrough-embedded. */
@@ -16,6 +18,8 @@ export interface SystemUnderTest {
   readonly url: string;
   /** The serving process, whose memory is measured. */
   readonly pid: number;
+  /** Every process serving: `pid` and its descendants (cluster workers, nginx workers), for CPU time. */
+  pids(): Promise<number[]>;
   /** URL prefix for the economy row's pulls (pullthrough: an upstream with a short tagTtl). */
   readonly economyPrefix: string;
   log(): Promise<string>;
@@ -27,9 +31,8 @@ async function waitForRegistryApi(what: string, url: string, proc: TrackedProces
     what,
     async () => {
       if (!proc.isRunning()) return false;
-      const res = await fetch(`${url}/v2/`);
-      await res.arrayBuffer();
-      return res.status === 200 && res.headers.get('docker-distribution-api-version') === 'registry/2.0' ? true : undefined;
+      const res = await fetchHashed(`${url}/v2/`).catch(() => undefined);
+      return res?.status === 200 && res.headers.get('docker-distribution-api-version') === 'registry/2.0' ? true : undefined;
     },
     { timeoutMs: 20_000, intervalMs: 50 },
   );
@@ -45,7 +48,7 @@ export interface UpstreamLogin {
  * distribution in proxy mode, configured as the registry:2 image ships it (in-memory blob descriptor cache)
  * minus the access log, which pullthrough does not write either at the level it runs at here.
  */
-export async function startDistributionProxy(dir: string, upstream: UpstreamLogin): Promise<SystemUnderTest> {
+export async function startDistributionProxy(dir: string, upstream: UpstreamLogin, opts: { tls?: TlsFiles; name?: string } = {}): Promise<SystemUnderTest> {
   const storage = join(dir, 'storage');
   await mkdir(storage, { recursive: true });
   const logFile = join(dir, 'distribution.log');
@@ -67,6 +70,7 @@ export async function startDistributionProxy(dir: string, upstream: UpstreamLogi
     'http:',
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${JSON.stringify(randomUUID())}`,
+    ...(opts.tls ? ['  tls:', `    certificate: ${JSON.stringify(opts.tls.cert)}`, `    key: ${JSON.stringify(opts.tls.key)}`] : []),
     'proxy:',
     `  remoteurl: ${JSON.stringify(upstream.url)}`,
     `  username: ${JSON.stringify(upstream.username)}`,
@@ -76,16 +80,17 @@ export async function startDistributionProxy(dir: string, upstream: UpstreamLogi
   const configPath = join(dir, 'distribution.yml');
   await writeFile(configPath, config);
   const proc = await spawnTracked('docker-registry', ['serve', configPath], { logFile });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   if (!(await waitForRegistryApi('distribution proxy to listen', url, proc))) {
     await proc.stop(2_000);
     throw new Error(`distribution did not start:\n${await readFile(logFile, 'utf8').catch(() => '')}`);
   }
   return {
-    id: 'distribution',
-    label: 'distribution 2.8 proxy',
+    id: opts.name ?? 'distribution',
+    label: opts.name ?? 'distribution 2.8 proxy',
     url,
     pid: proc.pid,
+    pids: () => processTree(proc.pid),
     economyPrefix: url,
     log: () => readFile(logFile, 'utf8').catch(() => ''),
     stop: () => proc.stop(10_000),
@@ -107,6 +112,17 @@ export interface PullthroughOptions {
   name?: string;
   /** Blobs in an S3 bucket (issue 10) instead of the store directory, which is then the scratch dir. */
   s3?: BenchS3;
+  /** HTTPS with these PEM files (config `tls`). */
+  tls?: TlsFiles;
+  /** Config `workers` (issue 11): processes serving the one port. */
+  workers?: number | 'auto';
+  /** serve.offload and trustProxy: kept blobs handed to the nginx in front (startOffload). */
+  offload?: boolean;
+}
+
+export interface TlsFiles {
+  cert: string;
+  key: string;
 }
 
 export interface BenchS3 {
@@ -143,6 +159,9 @@ export async function startPullthrough(dir: string, opts: PullthroughOptions): P
       }),
     },
     ...(opts.redis === undefined ? {} : { metadata: { redis: opts.redis } }),
+    ...(opts.tls && { tls: opts.tls }),
+    ...(opts.workers !== undefined && { workers: opts.workers }),
+    ...(opts.offload && { serve: { offload: true }, trustProxy: true }),
     defaultUpstream: 'hub',
     upstreams: {
       hub: {
@@ -180,7 +199,7 @@ export async function startPullthrough(dir: string, opts: PullthroughOptions): P
       ...(opts.s3 && { BENCH_S3_ACCESS_KEY: opts.s3.accessKeyId, BENCH_S3_SECRET_KEY: opts.s3.secretAccessKey }),
     },
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   if (!(await waitForRegistryApi('pullthrough to listen', url, proc))) {
     await proc.stop(2_000);
     throw new Error(`pullthrough did not start:\n${await readFile(logFile, 'utf8').catch(() => '')}`);
@@ -191,6 +210,7 @@ export async function startPullthrough(dir: string, opts: PullthroughOptions): P
     label: opts.name ?? `pullthrough (${kind})`,
     url,
     pid: proc.pid,
+    pids: () => processTree(proc.pid),
     economyPrefix: `${url}/econ`,
     log: () => readFile(logFile, 'utf8').catch(() => ''),
     stop: () => proc.stop(10_000),
@@ -215,4 +235,100 @@ export async function startReplicas(dir: string, count: number, opts: Pullthroug
     throw e;
   }
   return started;
+}
+
+/** A system reached over plain HTTP and over HTTPS (the same processes, or a second instance). */
+export interface ServedBoth {
+  plain: SystemUnderTest;
+  tls: SystemUnderTest;
+  stop(): Promise<void>;
+}
+
+function tlsDirectives(tls: TlsFiles, port: number, cache: string): string {
+  // What a TLS deployment of nginx sets: a shared session cache (tickets are on by default), so a client
+  // reconnecting resumes its session on any worker.
+  return [
+    `listen 127.0.0.1:${port} ssl;`,
+    `ssl_certificate ${tls.cert};`,
+    `ssl_certificate_key ${tls.key};`,
+    `ssl_session_cache shared:${cache}:10m;`,
+    'ssl_session_timeout 1h;',
+  ].join('\n  ');
+}
+
+/** Both views of processes that listen on a plain and a TLS port. */
+function bothViews(id: string, label: string, plainUrl: string, tlsUrl: string, pid: number, pids: () => Promise<number[]>, log: () => Promise<string>, stop: () => Promise<void>): ServedBoth {
+  const view = (url: string, suffix: string): SystemUnderTest => ({ id: `${id}${suffix}`, label: `${label}${suffix}`, url, pid, pids, economyPrefix: url, log, stop });
+  return { plain: view(plainUrl, ''), tls: view(tlsUrl, ' (TLS)'), stop };
+}
+
+/**
+ * pullthrough with serve.offload behind a real nginx rendered from the shipped config/nginx-offload.conf
+ * (test/support/nginx-front.ts); nginx also listens with TLS (the shipped file has no TLS listener, so the
+ * bench adds one as a deployment would). Clients talk to nginx; CPU counts nginx and the mirror.
+ */
+export async function startOffload(dir: string, opts: PullthroughOptions & { tls: TlsFiles; nginxWorkers: number }): Promise<ServedBoth> {
+  const storagePath = join(dir, 'storage');
+  const mirror = await startPullthrough(dir, { ...opts, tls: undefined, offload: true, storagePath, name: 'pullthrough-offload-mirror' });
+  try {
+    const tlsPort = await freePort();
+    const front = await startNginxFront({
+      mirror: new URL(mirror.url).host,
+      storagePath,
+      dir: join(dir, 'nginx'),
+      workers: opts.nginxWorkers,
+      serverExtra: tlsDirectives(opts.tls, tlsPort, 'offload'),
+    });
+    const pids = async (): Promise<number[]> => [...(await processTree(front.pid)), ...(await mirror.pids())];
+    const log = async (): Promise<string> => `${await front.log()}\n${await mirror.log()}`;
+    const stop = async (): Promise<void> => {
+      await front.stop();
+      await mirror.stop();
+    };
+    return bothViews('pullthrough-offload', 'pullthrough offload (nginx)', front.url, `https://127.0.0.1:${tlsPort}`, front.pid, pids, log, stop);
+  } catch (e) {
+    await mirror.stop();
+    throw e;
+  }
+}
+
+/**
+ * The ceiling for the offload rows: nginx serving the blob files of `storagePath` (the store layout,
+ * blobs/sha256/<first two hex>/<hex>) itself, no mirror asked — what sendfile alone gives on this machine.
+ */
+export async function startNginxDirect(dir: string, storagePath: string, tls: TlsFiles, workers: number): Promise<ServedBoth> {
+  await mkdir(join(dir, 'logs'), { recursive: true });
+  const [port, tlsPort] = [await freePort(), await freePort()];
+  const config = [
+    'user root;',
+    `worker_processes ${workers};`,
+    `pid ${join(dir, 'nginx.pid')};`,
+    `error_log ${join(dir, 'logs', 'error.log')} warn;`,
+    'events { worker_connections 1024; }',
+    'http {',
+    '  access_log off;',
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, t)};`),
+    '  server {',
+    `    listen 127.0.0.1:${port};`,
+    `    ${tlsDirectives(tls, tlsPort, 'direct')}`,
+    '    sendfile on;',
+    '    tcp_nopush on;',
+    '    types { }',
+    '    default_type application/octet-stream;',
+    '    location = /v2/ { add_header Docker-Distribution-Api-Version registry/2.0 always; return 200 "{}"; }',
+    `    location ~ "^/v2/.+/blobs/sha256:([0-9a-f]{2})([0-9a-f]{62})$" { alias ${join(storagePath, 'blobs', 'sha256')}/$1/$1$2; }`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  const configPath = join(dir, 'nginx.conf');
+  await writeFile(configPath, config);
+  const proc = await spawnTracked('nginx', ['-p', dir, '-c', configPath, '-g', 'daemon off;'], { logFile: join(dir, 'nginx.out') });
+  const url = `http://127.0.0.1:${port}`;
+  const log = async (): Promise<string> => `${await readFile(join(dir, 'logs', 'error.log'), 'utf8').catch(() => '')}${await readFile(join(dir, 'nginx.out'), 'utf8').catch(() => '')}`;
+  if (!(await waitForRegistryApi('nginx (direct) to listen', url, proc))) {
+    await proc.stop(2_000);
+    throw new Error(`nginx (direct) did not start:\n${await log()}`);
+  }
+  return bothViews('nginx-direct', 'nginx direct (sendfile)', url, `https://127.0.0.1:${tlsPort}`, proc.pid, () => processTree(proc.pid), log, () => proc.stop(5_000));
 }
