@@ -1,14 +1,20 @@
 // `pullthrough serve`: what `npm start` runs. Builds the app, listens, and closes gracefully on
 // SIGTERM/SIGINT (in-flight responses get a grace period). Resolves with the exit status once closed.
 
+import cluster from 'node:cluster';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { buildApp, REDACTED_PATHS } from '../app.ts';
+import { type AppDeps, buildApp, readTlsFiles, REDACTED_PATHS } from '../app.ts';
 import type { Logger } from '../logger.ts';
 import { humanLine } from './log-lines.ts';
 import { usesRedis } from '../metadata/redis-connection.ts';
 import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
+import { ensurePortFree } from '../workers/port-check.ts';
+import { runPrimary } from '../workers/primary.ts';
+import { refuseWorkersWithoutSharedMetadata } from '../workers/shared-metadata.ts';
+import { workerCount } from '../workers/worker-count.ts';
 
 /** In-flight responses get this long to finish after SIGTERM before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 25_000;
@@ -40,7 +46,19 @@ export async function serveCommand(args: string[]): Promise<number> {
   const config = loadCheckedConfig(configFile(values.config));
   const format = values['log-format'] ?? process.env.PULLTHROUGH_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
   if (format !== 'json' && format !== 'pretty') throw new UsageError(`--log-format: expected json or pretty, got "${format}"`);
-  const app = await buildApp(config, format === 'pretty' ? { logger: prettyLogger(config.logLevel) } : {});
+  const count = workerCount(config.workers);
+  // `workers: N` (issue 11): this process becomes the primary of N workers that each run the code below.
+  if (count > 1 && cluster.isPrimary) {
+    // Checked once here, so a bad setting is one message, not one per worker (or a restart loop).
+    refuseWorkersWithoutSharedMetadata(config);
+    readTlsFiles(config);
+    await ensurePortFree(config.listen);
+    const log = format === 'pretty' ? prettyLogger(config.logLevel) : pino({ level: config.logLevel });
+    log.info({ workers: count, listen: `${config.listen.host}:${config.listen.port}` }, 'starting workers');
+    return runPrimary({ count, log, stopAfterMs: SHUTDOWN_GRACE_MS + 5_000 });
+  }
+  const logger = serverLogger(config.logLevel, format);
+  const app = await buildApp(config, logger ? { logger } : {});
 
   const closed = new Promise<number>((resolve) => {
     let closing = false;
@@ -79,4 +97,12 @@ function prettyLogger(level: string): Logger {
     { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
     { write: (line: string) => process.stdout.write(humanLine('', line, { time: true })) },
   );
+}
+
+/** The server's logger (undefined: the app's default); a worker's lines also say which worker wrote them. */
+function serverLogger(level: string, format: 'json' | 'pretty'): AppDeps['logger'] {
+  const index = process.env.PULLTHROUGH_WORKER_INDEX;
+  const worker = cluster.isWorker && index !== undefined ? Number(index) : undefined;
+  if (format === 'pretty') return worker === undefined ? prettyLogger(level) : prettyLogger(level).child({ worker });
+  return worker === undefined ? undefined : { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { pid: process.pid, hostname: hostname(), worker } };
 }

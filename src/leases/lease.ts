@@ -21,3 +21,13 @@ export interface ExclusiveLock {
   tryAcquire(): Promise<HeldLease | undefined>;
   close(): Promise<void>;
 }
+
+/**
+ * A lock whose holder leaves a note for the others, and that the others can look at without taking it:
+ * what the fill lease needs (issue 11: workers on one host without Redis follow each other's fills).
+ */
+export interface NotedLock extends ExclusiveLock {
+  tryAcquire(): Promise<Lease | undefined>;
+  /** Whether a live holder has it, and the note it published. */
+  peek(): Promise<{ held: boolean; info: string | undefined }>;
+}

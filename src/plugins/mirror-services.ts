@@ -11,6 +11,7 @@ import { MetadataStore } from '../metadata/metadata-store.ts';
 import { openKeyv } from '../metadata/open-keyv.ts';
 import { openReplicaLocks, type ReplicaLocks } from '../replicas/replica-locks.ts';
 import { usesRedis } from '../metadata/redis-connection.ts';
+import { runsAsWorkers } from '../workers/worker-count.ts';
 import { Evictor } from '../eviction/evictor.ts';
 import { openEviction } from '../eviction/open-eviction.ts';
 import { keyvLastUse } from '../eviction/persisted-access.ts';
@@ -66,9 +67,12 @@ declare module 'fastify' {
 export const mirrorServices = fp<MirrorServicesOptions>(
   async (app, { config, keyv, store: givenStore }) => {
     const log = app.log;
-    // With Redis, several replicas may share this store: leases pick who fetches what (src/replicas/).
-    const locks: ReplicaLocks = openReplicaLocks(config.metadata, log);
-    const keptStore = givenStore ?? (await openBlobStore(config, { sharedWithReplicas: usesRedis(config) }));
+    // With Redis, several replicas may share this store; with `workers`, several processes on this host
+    // do (issue 11). Either way start-up leaves their writes in flight alone, and leases pick who fetches
+    // what (src/replicas/): Redis ones, or without Redis the store's lock files.
+    const workers = runsAsWorkers(config);
+    const keptStore = givenStore ?? (await openBlobStore(config, { sharedWithReplicas: usesRedis(config) || workers }));
+    const locks: ReplicaLocks = openReplicaLocks(config.metadata, log, workers ? keptStore : undefined);
     const cacheSize = new CacheSizeScanner(keptStore);
     // Every part of the mirror keeps and removes through this view, so the cache size follows at once.
     const store = observeBlobStore(keptStore, cacheSize);

@@ -5,6 +5,7 @@
 import fp from 'fastify-plugin';
 import { WarmSet } from '../prefetch/warm-set.ts';
 import { openReplicaLocks } from '../replicas/replica-locks.ts';
+import { runsAsWorkers } from '../workers/worker-count.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,9 +15,10 @@ declare module 'fastify' {
 
 export const warmSetPlugin = fp(
   async (app) => {
-    const { config, router, manifests, blobs, provenance, quota, eviction, metrics } = app.mirror;
-    // Its own leases: the refresh cycle's lease lives as long as a cycle, beside the fills' ones.
-    const locks = openReplicaLocks(config.metadata, app.log);
+    const { config, router, manifests, blobs, provenance, quota, eviction, metrics, store } = app.mirror;
+    // Its own leases: the refresh cycle's lease lives as long as a cycle, beside the fills' ones. Workers
+    // without Redis meet at the store's lock files, so one worker at a time runs a cycle (issue 11).
+    const locks = openReplicaLocks(config.metadata, app.log, runsAsWorkers(config) ? store : undefined);
     const warmSet = new WarmSet({
       entries: config.prefetch,
       router,

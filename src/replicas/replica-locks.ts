@@ -2,14 +2,17 @@
 // replica fetching that blob from upstream; the others follow its write in flight. A lease is renewed
 // while its holder works; if the holder dies, it expires within LEASE_MS and another replica takes over.
 //
-// Without Redis there is one process, whose in-process single flight already covers everything: every
-// lease is granted at once. With Redis unreachable, leases are granted too (fail open): two replicas may
+// Without Redis and with one process, its in-process single flight already covers everything: every
+// lease is granted at once. Workers on one host without Redis meet at the store's lock files instead
+// (store-locks.ts). With Redis unreachable, leases are granted too (fail open): two replicas may
 // then fetch the same thing twice, which costs an upstream request but never fails a pull.
 
 import { randomUUID } from 'node:crypto';
 import type { Lease } from '../leases/lease.ts';
 import type { Logger } from '../logger.ts';
 import { createRedisConnection, type RedisConnection, type RedisSettings } from '../metadata/redis-connection.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import { StoreLocks } from './store-locks.ts';
 
 export type { Lease } from '../leases/lease.ts';
 
@@ -138,8 +141,13 @@ export class RedisLocks implements ReplicaLocks {
   }
 }
 
-/** Leases in the configured Redis deployment, or in-process ones without Redis. */
-export function openReplicaLocks(metadata: RedisSettings, log: Logger): ReplicaLocks {
+/**
+ * Leases in the configured Redis deployment. Without Redis: lock files of the store when other processes
+ * on this host share it (`sharedStore`: workers, issue 11), else in-process ones.
+ */
+export function openReplicaLocks(metadata: RedisSettings, log: Logger, sharedStore?: Pick<BlobStore, 'notedLock'>): ReplicaLocks {
   const connection = createRedisConnection(metadata, log, 'leases');
-  return connection ? new RedisLocks(connection, log) : new LocalLocks();
+  if (connection) return new RedisLocks(connection, log);
+  const notedLock = sharedStore?.notedLock?.bind(sharedStore);
+  return notedLock ? new StoreLocks(notedLock, log) : new LocalLocks();
 }

@@ -11,7 +11,7 @@
 // a reader that opened content keeps reading it even if it is removed meanwhile.
 
 import type { Readable } from 'node:stream';
-import type { ExclusiveLock } from '../leases/lease.ts';
+import type { ExclusiveLock, NotedLock } from '../leases/lease.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
 
 export interface BlobStat {
@@ -140,6 +140,12 @@ export interface BlobStore {
   probe(): Promise<void>;
   /** A lock with a lease that every process using this store meets at (the sweeper's without Redis). */
   lock(name: string, leaseMs: number): ExclusiveLock;
+  /**
+   * A lock whose holder can leave a note, met at by every process on this host that uses the store: the
+   * fill and single-flight leases of workers that share no Redis (issue 11). Names may hold colons
+   * (`fill:sha256:<hex>`). Absent where processes cannot share one (the in-memory store).
+   */
+  notedLock?(name: string, leaseMs: number): NotedLock;
   /** Where an embedded metadata log belongs (a local file), or undefined when this store has no such place. */
   embeddedMetadataPath(): string | undefined;
   /**

@@ -3,6 +3,7 @@
 //   <root>/blobs/<algorithm>/<first two hex>/<hex>   kept blobs, shared by every upstream and repository
 //   <root>/tmp/<uuid>                                 writes in flight (same filesystem: commit is a rename)
 //   <root>/eviction.lock                              the sweeper's lock file (lock('eviction'))
+//   <root>/leases/<name>.lock                         workers' leases without Redis (notedLock(name))
 //   <root>/metadata.log                               the embedded metadata log, when there is no Redis
 //
 // Writers go to tmp/, hash while writing, and are renamed into place only when the digest matches, so a
@@ -16,10 +17,10 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, ty
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import type { ExclusiveLock } from '../leases/lease.ts';
+import type { ExclusiveLock, NotedLock } from '../leases/lease.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
 import { type BlobStat, type BlobStore, type BlobWriter, type ByteRange, type CreateOptions, type InFlightReader, type InFlightUsage, type KeptBlob, type StoreUsage, usageOf } from './blob-store.ts';
-import { FileLock } from './file-lock.ts';
+import { FileLock, notedLockFile } from './file-lock.ts';
 import { HashingWriter, putVerified } from './hashing-writer.ts';
 import { fileReader } from './file-reader.ts';
 
@@ -195,6 +196,10 @@ export class FilesystemBlobStore implements BlobStore {
   lock(name: string, leaseMs: number): ExclusiveLock {
     if (!LOCK_NAME.test(name)) throw new Error(`not a lock name: ${name}`);
     return new FileLock(path.join(this.root, `${name}.lock`), leaseMs);
+  }
+
+  notedLock(name: string, leaseMs: number): NotedLock {
+    return new FileLock(notedLockFile(path.join(this.root, 'leases'), name), leaseMs);
   }
 
   embeddedMetadataPath(): string {

@@ -52,7 +52,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { RegistryError } from '../errors.ts';
-import type { ExclusiveLock } from '../leases/lease.ts';
+import type { ExclusiveLock, NotedLock } from '../leases/lease.ts';
 import type { Logger } from '../logger.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
 import {
@@ -68,7 +68,7 @@ import {
   type StoreUsage,
   usageOf,
 } from './blob-store.ts';
-import { FileLock } from './file-lock.ts';
+import { FileLock, notedLockFile } from './file-lock.ts';
 import { HashingWriter, putVerified } from './hashing-writer.ts';
 import { fileReader } from './file-reader.ts';
 
@@ -376,6 +376,11 @@ export class S3BlobStore implements BlobStore {
   lock(name: string, leaseMs: number): ExclusiveLock {
     if (!LOCK_NAME.test(name)) throw new Error(`not a lock name: ${name}`);
     return new FileLock(path.join(this.scratchDir, `${name}.lock`), leaseMs);
+  }
+
+  notedLock(name: string, leaseMs: number): NotedLock {
+    // Workers on one host share the scratch directory (their leases), not the bucket's uploads in flight.
+    return new FileLock(notedLockFile(path.join(this.scratchDir, 'leases'), name), leaseMs);
   }
 
   embeddedMetadataPath(): string {

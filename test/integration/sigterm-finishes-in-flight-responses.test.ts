@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { connect } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type MirrorProcess, startMirrorProcess, writeMirrorConfig } from '../e2e/support/mirror-process.ts';
 import { makeTempDir, removeTempDir } from '../e2e/support/temp-dir.ts';
 import { MemoryRegistry } from '../support/memory-registry.ts';
+import { connectionRefused } from '../e2e/support/connection-refused.ts';
 
 // SIGTERM while a slow blob download is in flight: the server stops accepting connections at once,
 // lets the download finish (whole, correct bytes), then exits 0 — within a bound, not the whole grace.
@@ -24,17 +24,6 @@ after(async () => {
   await upstream.stop();
   await removeTempDir(dir);
 });
-
-function connectionRefused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
-  });
-}
 
 test('SIGTERM refuses new connections, finishes the download in flight, then exits 0', async () => {
   upstream.addImage('slow/app', 'v1');
