@@ -16,7 +16,8 @@ const RING_BYTES = 8 * 1024 * 1024;
 const MAX_PIECE = RING_BYTES / 4;
 /** Copied bytes are announced to the worker in batches of about this much: a message per socket read would cost more than the hashing. */
 const POST_BYTES = 1024 * 1024;
-const IDLE_STOP_MS = 5_000;
+/** Long enough that the pulls of one image reuse the worker: starting one costs tens of ms on the event loop. */
+const IDLE_STOP_MS = 60_000;
 
 // Plain JavaScript evaluated in the worker: no loader is needed, built or run through tsx alike.
 const WORKER_SOURCE = `
