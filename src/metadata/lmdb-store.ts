@@ -184,16 +184,19 @@ export class LmdbStore extends EventEmitter implements KeyvStoreAdapter {
   /**
    * Writes `entries` and the marker `name` (holding `record`) in one transaction, unless the marker is
    * already there: the check and the writes exclude every other writer, so of several processes that
-   * start at once exactly one imports. True if this call imported.
+   * start at once exactly one imports. True if this call imported. Resolves only once the transaction is
+   * flushed to disk, so that what was imported from can be moved aside without a power loss undoing both.
    */
   async importOnce(name: string, entries: ReadonlyMap<string, StoredEntry>, record: unknown): Promise<boolean> {
     this.assertWritable();
-    return this.root.transaction(() => {
+    const imported = await this.root.transaction(() => {
       if (this.meta.get(name) !== undefined) return false;
       for (const [key, entry] of entries) void this.entries.put(key, entry);
       void this.meta.put(name, record);
       return true;
     });
+    await this.root.flushed;
+    return imported;
   }
 
   /** A marker written by importOnce, or undefined. */
