@@ -210,7 +210,7 @@ const schema = z
         evictionGrace: duration.default('5m'),
         evictionInterval: duration.default('1m'),
         // Blobs in S3-compatible object storage instead of under `path` (issue 10); `path` stays the
-        // local scratch directory for fills in flight and the embedded metadata log.
+        // local scratch directory for fills in flight and the embedded metadata database.
         s3: s3Storage.optional(),
       })
       .strict(),
