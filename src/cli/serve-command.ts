@@ -13,7 +13,6 @@ import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 import { ensurePortFree } from '../workers/port-check.ts';
 import { runPrimary } from '../workers/primary.ts';
-import { refuseWorkersWithoutSharedMetadata } from '../workers/shared-metadata.ts';
 import { workerCount } from '../workers/worker-count.ts';
 
 /** In-flight responses get this long to finish after SIGTERM before the process exits anyway. */
@@ -50,7 +49,6 @@ export async function serveCommand(args: string[]): Promise<number> {
   // `workers: N` (issue 11): this process becomes the primary of N workers that each run the code below.
   if (count > 1 && cluster.isPrimary) {
     // Checked once here, so a bad setting is one message, not one per worker (or a restart loop).
-    refuseWorkersWithoutSharedMetadata(config);
     readTlsFiles(config);
     await ensurePortFree(config.listen);
     const log = format === 'pretty' ? prettyLogger(config.logLevel) : pino({ level: config.logLevel });

@@ -91,8 +91,9 @@ export const mirrorServices = fp<MirrorServicesOptions>(
           logger: log,
           onResponse: metrics.upstreamResponse,
           quota: quotaView,
-          // Replicas share tokens through Redis: one token request per scope for the whole fleet.
-          ...(usesRedis(config) && {
+          // Replicas share tokens through Redis, workers through the embedded store too: one token
+          // request per scope for the whole fleet.
+          ...((usesRedis(config) || workers) && {
             sharedTokens: {
               get: (scope) => metadata.getToken(upstream.name, scope),
               set: (scope, token) => metadata.setToken(upstream.name, scope, token),

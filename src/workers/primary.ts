@@ -13,6 +13,8 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../logger.ts';
+import { ticketKeysForWorkers } from '../tls-ticket-keys.ts';
+import { aggregateWorkerMetrics } from './cluster-metrics.ts';
 
 export interface PrimaryOptions {
   count: number;
@@ -50,6 +52,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   let everyoneListened = false;
   let stopping = false;
   let status = 0;
+  // One set for every worker and every restart: a TLS session resumes on whichever worker a client reaches.
+  const env = { ...ticketKeysForWorkers() };
 
   return new Promise<number>((resolve) => {
     const finishIfDone = (): void => {
@@ -77,7 +81,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       slot.restart = undefined;
       slot.listening = false;
       slot.startedAt = Date.now();
-      const worker = cluster.fork({ PULLTHROUGH_WORKER_INDEX: String(slot.index) });
+      const worker = cluster.fork({ ...env, PULLTHROUGH_WORKER_INDEX: String(slot.index) });
       slot.worker = worker;
       worker.on('listening', () => {
         slot.listening = true;
@@ -113,6 +117,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       });
     };
 
+    aggregateWorkerMetrics();
     process.on('SIGTERM', () => stop('SIGTERM', 0));
     process.on('SIGINT', () => stop('SIGINT', 0));
     for (const slot of slots) fork(slot);
