@@ -15,6 +15,8 @@ import { Htpasswd } from './htpasswd.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import { TokenSigner } from './registry-token.ts';
 import { tokenEndpoint } from './token-endpoint.ts';
+import { inheritedTokenKey } from '../workers/worker-token-key.ts';
+import { workerCount } from '../workers/worker-count.ts';
 
 type AuthConfig = NonNullable<Config['auth']>;
 
@@ -113,7 +115,12 @@ declare module 'fastify' {
 
 export const clientAuth = fp<{ config: Config }>(
   async (app: FastifyInstance, { config }) => {
-    const auth = config.auth ? new ClientAuth(config.auth, process.env, config.listen) : undefined;
+    // Each worker counts failed logins on its own, and connections are dealt to workers in turn: a budget
+    // split between them keeps an address's guesses per window near maxFailedLogins (issue 11).
+    const workers = workerCount(config.workers);
+    const auth = config.auth
+      ? new ClientAuth({ ...config.auth, maxFailedLogins: Math.ceil(config.auth.maxFailedLogins / workers) }, process.env, config.listen)
+      : undefined;
     app.decorate('clientAuth', auth);
     app.decorateRequest('clientAccount', undefined);
     if (!auth) return;
@@ -143,5 +150,6 @@ function readSecret(config: AuthConfig, env: NodeJS.ProcessEnv): string | undefi
     return value;
   }
   if (config.secretFile) return readFileSync(config.secretFile, 'utf8').trim();
-  return undefined;
+  // Workers of one server share the key their primary made (src/workers/worker-token-key.ts).
+  return inheritedTokenKey(env);
 }

@@ -15,6 +15,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../logger.ts';
 import { ticketKeysForWorkers } from '../tls-ticket-keys.ts';
 import { aggregateWorkerMetrics } from './cluster-metrics.ts';
+import { tokenKeyForWorkers } from './worker-token-key.ts';
 
 export interface PrimaryOptions {
   count: number;
@@ -52,8 +53,9 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   let everyoneListened = false;
   let stopping = false;
   let status = 0;
-  // One set for every worker and every restart: a TLS session resumes on whichever worker a client reaches.
-  const env = { ...ticketKeysForWorkers() };
+  // One set for every worker and every restart: a TLS session resumes, and a client-auth token is good, on
+  // whichever worker a client reaches.
+  const env = { ...ticketKeysForWorkers(), ...tokenKeyForWorkers() };
 
   return new Promise<number>((resolve) => {
     const finishIfDone = (): void => {

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { type ClientRequest, get } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { after, before, describe, test } from 'node:test';
 import { seedImage, type SeededImage } from './support/images.ts';
-import { type MirrorProcess, startMirrorProcess, writeMirrorConfig } from './support/mirror-process.ts';
+import type { MirrorProcess } from './support/mirror-process.ts';
 import { skopeoCopy } from './support/skopeo-client.ts';
 import { makeTempDir, removeTempDir } from './support/temp-dir.ts';
 import { startUpstreamRegistry, type UpstreamRegistry } from './support/upstream-registry.ts';
 import { waitFor } from './support/wait-for.ts';
+import { answeredBy, getOnNewConnection, readyWorkers, startMirrorWorkers, workerLogLines } from './support/mirror-workers.ts';
 import { connectionRefused } from './support/connection-refused.ts';
 
 // `workers: 2` (issue 11): two processes serve one port as one mirror. Cold clients of one blob spread over
@@ -42,65 +41,16 @@ for (const metadata of ['redis', 'embedded'] as const) {
 
     before(async () => {
       dir = await makeTempDir('workers');
-      const written = await writeMirrorConfig(dir, {
-        logLevel: 'info',
-        workers: 2,
+      ({ mirror, port } = await startMirrorWorkers(dir, 2, {
         storage: { path: path.join(dir, 'store') },
         ...(metadata === 'redis' && { metadata: { redis: REDIS_URL } }),
         upstreams: { dockerhub: { url: upstream.url, aliases: ['docker.io'], defaultNamespace: 'library', tagTtl: '1h' } },
-      });
-      port = written.port;
-      mirror = await startMirrorProcess(dir, written.file, port);
-      await waitFor('both workers to be ready', async () => ((await readyWorkers()).size === 2 ? true : undefined), { timeoutMs: 20_000, intervalMs: 100 });
+      }));
     });
     after(async () => {
       await mirror?.proc.stop(2_000);
       await removeTempDir(dir);
     });
-
-    interface LogLine {
-      pid: number;
-      worker?: number;
-      msg: string;
-      url?: string;
-      status?: number;
-    }
-
-    async function logLines(): Promise<LogLine[]> {
-      const text = await readFile(path.join(dir, 'mirror.log'), 'utf8');
-      return text
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as LogLine);
-    }
-
-    /** Worker index → pid of its latest start. */
-    async function readyWorkers(): Promise<Map<number, number>> {
-      const ready = new Map<number, number>();
-      for (const line of await logLines()) if (line.msg === 'pullthrough ready' && line.worker !== undefined) ready.set(line.worker, line.pid);
-      return ready;
-    }
-
-    /** Pids of the workers that logged an answer to `url`. */
-    async function answeredBy(url: string): Promise<Set<number>> {
-      return new Set((await logLines()).filter((line) => line.msg === 'request' && line.url === url).map((line) => line.pid));
-    }
-
-    /** One GET on a connection of its own (no keep-alive), as dockerd makes them: each is placed anew. */
-    function getOnNewConnection(pathAndQuery: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
-      return new Promise((resolve, reject) => {
-        get({ host: '127.0.0.1', port, path: pathAndQuery, agent: false, headers, timeout: 15_000 }, (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
-          response.on('error', reject);
-        })
-          .on('timeout', function (this: ClientRequest) {
-            this.destroy(new Error(`no answer to ${pathAndQuery} in time`));
-          })
-          .on('error', reject);
-      });
-    }
 
     const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const shortName = (): string => image.name.replace(/^library\//, '');
@@ -110,34 +60,34 @@ for (const metadata of ['redis', 'embedded'] as const) {
       assert.ok(layer && layer.size > 20 * 1024 * 1024);
       upstream.resetCounts();
       const url = `/v2/${shortName()}/blobs/${layer.digest}`;
-      const bodies = await Promise.all(Array.from({ length: 16 }, () => getOnNewConnection(url)));
+      const bodies = await Promise.all(Array.from({ length: 16 }, () => getOnNewConnection(port, url)));
       for (const { status, body } of bodies) {
         assert.equal(status, 200);
         assert.equal(body.length, layer.size);
         assert.equal(sha256(body), layer.digest);
       }
       assert.equal(upstream.count({ method: 'GET', kind: 'blob', status: 200 }), 1, 'exactly one upstream GET between the workers');
-      assert.equal((await answeredBy(url)).size, 2, 'both workers served some of the clients');
+      assert.equal((await answeredBy(dir, url)).size, 2, 'both workers served some of the clients');
     });
 
     test('a tag one worker fetched is a hit in the other: no upstream manifest request', async () => {
       const url = `/v2/${shortName()}/manifests/v1`;
       const accept = { accept: image.mediaType };
-      const first = await getOnNewConnection(url, accept);
+      const first = await getOnNewConnection(port, url, accept);
       assert.equal(first.status, 200);
       upstream.resetCounts();
-      const answers = await Promise.all(Array.from({ length: 24 }, () => getOnNewConnection(url, accept)));
+      const answers = await Promise.all(Array.from({ length: 24 }, () => getOnNewConnection(port, url, accept)));
       for (const { status, body } of answers) {
         assert.equal(status, 200);
         assert.equal(sha256(body), image.digest);
       }
       assert.equal(upstream.count({ kind: 'manifest' }), 0, 'served from the shared cache by every worker');
-      assert.equal((await answeredBy(url)).size, 2, 'both workers answered the tag');
+      assert.equal((await answeredBy(dir, url)).size, 2, 'both workers answered the tag');
     });
 
     /** Sum of pullthrough_requests_total for manifest GETs in one scrape, and the workers its series name. */
     async function scrapeManifestGets(): Promise<{ total: number; workers: Set<string> }> {
-      const { status, body } = await getOnNewConnection('/metrics');
+      const { status, body } = await getOnNewConnection(port, '/metrics');
       assert.equal(status, 200);
       let total = 0;
       const workers = new Set<string>();
@@ -153,7 +103,7 @@ for (const metadata of ['redis', 'embedded'] as const) {
     test('/metrics on any worker counts every worker\'s requests, each worker\'s series labelled', async () => {
       const before = await scrapeManifestGets();
       const url = `/v2/${shortName()}/manifests/v1`;
-      await Promise.all(Array.from({ length: 20 }, () => getOnNewConnection(url, { accept: image.mediaType })));
+      await Promise.all(Array.from({ length: 20 }, () => getOnNewConnection(port, url, { accept: image.mediaType })));
       const after = await scrapeManifestGets();
       assert.equal(after.total - before.total, 20, 'all 20 requests counted, whichever worker answered them and the scrape');
       assert.deepEqual([...after.workers].sort(), ['0', '1']);
@@ -172,20 +122,20 @@ for (const metadata of ['redis', 'embedded'] as const) {
     });
 
     test('a worker killed with SIGKILL: the port keeps answering and the primary starts a new one', async () => {
-      const before = await readyWorkers();
+      const before = await readyWorkers(dir);
       const victim = before.get(0) as number;
       process.kill(victim, 'SIGKILL');
       // Once the primary knows, every new connection is placed on a live worker. (A connection handed to the
       // victim at the instant it died is lost with it: see src/workers/primary.ts.)
-      await waitFor('the primary to notice', async () => ((await logLines()).some((line) => line.msg === 'worker died, restarting it') ? true : undefined), {
+      await waitFor('the primary to notice', async () => ((await workerLogLines(dir)).some((line) => line.msg === 'worker died, restarting it') ? true : undefined), {
         timeoutMs: 10_000,
         intervalMs: 20,
       });
-      for (let i = 0; i < 10; i++) assert.equal((await getOnNewConnection('/healthz')).status, 200);
+      for (let i = 0; i < 10; i++) assert.equal((await getOnNewConnection(port, '/healthz')).status, 200);
       const replaced = await waitFor(
         'worker 0 to be restarted',
         async () => {
-          const pid = (await readyWorkers()).get(0);
+          const pid = (await readyWorkers(dir)).get(0);
           return pid !== undefined && pid !== victim ? pid : undefined;
         },
         { timeoutMs: 20_000, intervalMs: 100 },
@@ -193,15 +143,15 @@ for (const metadata of ['redis', 'embedded'] as const) {
       assert.ok(mirror?.proc.isRunning(), 'the primary is still running');
       // The new worker takes connections: some of these reach it.
       const url = `/v2/${shortName()}/manifests/v1?probe=${randomBytes(4).toString('hex')}`;
-      await Promise.all(Array.from({ length: 12 }, () => getOnNewConnection(url, { accept: image.mediaType })));
-      assert.ok((await answeredBy(url)).has(replaced), 'the restarted worker serves requests');
+      await Promise.all(Array.from({ length: 12 }, () => getOnNewConnection(port, url, { accept: image.mediaType })));
+      assert.ok((await answeredBy(dir, url)).has(replaced), 'the restarted worker serves requests');
     });
 
 
     test('SIGTERM to the primary: the download in flight finishes whole, then every process exits 0', async () => {
       const running = mirror as MirrorProcess;
       const layer = [...image.layers].sort((a, b) => b.size - a.size)[0] as SeededImage['layers'][number];
-      const workers = [...(await readyWorkers()).values()];
+      const workers = [...(await readyWorkers(dir)).values()];
       const response = await fetch(`${running.url}/v2/${shortName()}/blobs/${layer.digest}`);
       assert.equal(response.status, 200);
       const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>)[Symbol.asyncIterator]();
