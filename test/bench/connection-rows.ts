@@ -107,7 +107,10 @@ export async function startPhase(ctx: StartContext): Promise<StartedPhase> {
         const sys = await pair('pullthrough-workers', 'workers: auto', pullthrough({ workers: 'auto' }));
         notes.workers = { metadata: 'embedded', processes: (await sys.plain.pids()).length };
       } catch (e) {
-        const reason = (e as Error).message.split('\n').find((l) => /workers|error|refus/i.test(l)) ?? (e as Error).message.split('\n')[0];
+        // The first line naming workers, with the next (the config error's detail is on its own line).
+        const lines = (e as Error).message.split('\n');
+        const at = Math.max(0, lines.findIndex((l) => /workers/i.test(l)));
+        const reason = lines.slice(at, at + 2).map((l) => l.trim()).join(' ');
         if (ctx.redis === undefined) {
           notes.workers = { skipped: `workers: auto did not start with embedded metadata and Redis is not reachable: ${reason}` };
           ctx.say(`workers: SKIPPED (${reason})`);
