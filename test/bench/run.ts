@@ -77,8 +77,8 @@ const OFFLOAD_ID = 'pullthrough-offload';
 const DIRECT_ID = 'nginx-direct';
 const S3_ID = 'pullthrough-s3';
 const P = smoke
-  ? { patternReps: 1, patternWrkSeconds: 1, patternCurl: 5, midLarge: 2 * MiB, skopeoReps: 1, skopeoLayers: 2, skopeoLayerBytes: 2 * MiB, reps: 1, wrkSeconds: 1, curlRate: 8, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
-  : { patternReps: 3, patternWrkSeconds: 1, patternCurl: 40, midLarge: 31 * MiB, skopeoReps: 3, skopeoLayers: 8, skopeoLayerBytes: 128 * MiB, reps: 3, wrkSeconds: 5, curlRate: 60, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
+  ? { patternReps: 1, patternWrkSeconds: 1, patternLargeSeconds: 1, patternCurl: 5, midLarge: 2 * MiB, skopeoReps: 1, skopeoLayers: 2, skopeoLayerBytes: 2 * MiB, reps: 1, wrkSeconds: 1, curlRate: 8, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
+  : { patternReps: 3, patternWrkSeconds: 1, patternLargeSeconds: 3, patternCurl: 40, midLarge: 31 * MiB, skopeoReps: 3, skopeoLayers: 8, skopeoLayerBytes: 128 * MiB, reps: 3, wrkSeconds: 5, curlRate: 60, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
 const REDIS_URL = process.env.PULLTHROUGH_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 
 function say(message: string): void {
@@ -674,6 +674,7 @@ async function main(): Promise<number> {
           {
             reps: P.patternReps,
             wrkSeconds: P.patternWrkSeconds,
+            largeSeconds: P.patternLargeSeconds,
             curlRequests: P.patternCurl,
             parallel: smoke,
             nginxWorkers: info.nproc as number,
@@ -794,7 +795,7 @@ async function main(): Promise<number> {
   const workersNote = phase?.notes.workers as { metadata?: string; processes?: number; skipped?: string; embeddedRefused?: string } | undefined;
   const patternSetup =
     `All systems up at once; each row measured on each system in turn (order rotating), ${smoke ? '1 repetition, all systems at once (smoke: figures only show the row works)' : `medians of ${P.patternReps}`}; ` +
-    `wrk (1 thread) ${P.patternWrkSeconds} s per measurement for GET rows, ApacheBench (ab, HTTP/1.0) for HEAD rows (wrk 4.1 never completes a HEAD ` +
+    `wrk (1 thread) ${P.patternWrkSeconds} s per measurement for GET rows (${P.patternLargeSeconds} s for the large-blob rows), ApacheBench (ab, HTTP/1.0) for HEAD rows (wrk 4.1 never completes a HEAD ` +
     `whose answer has a Content-Length). Each cell: figure · CPU seconds all of the system's processes used during that measurement ` +
     `(distribution: 1 process; pullthrough: 1, or the cluster primary and its workers; offload: nginx master + ${info.nproc} workers + the mirror; ` +
     `nginx direct: master + ${info.nproc} workers). "Connection: close": every request a new TCP connection (checked: the host opened at least one ` +
