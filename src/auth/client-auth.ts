@@ -16,7 +16,7 @@ import { LoginThrottle } from './login-throttle.ts';
 import { TokenSigner } from './registry-token.ts';
 import { tokenEndpoint } from './token-endpoint.ts';
 import { inheritedTokenKey } from '../workers/worker-token-key.ts';
-import { workerCount } from '../workers/worker-count.ts';
+import { workerShare } from '../workers/worker-share.ts';
 
 type AuthConfig = NonNullable<Config['auth']>;
 
@@ -115,11 +115,9 @@ declare module 'fastify' {
 
 export const clientAuth = fp<{ config: Config }>(
   async (app: FastifyInstance, { config }) => {
-    // Each worker counts failed logins on its own, and connections are dealt to workers in turn: a budget
-    // split between them keeps an address's guesses per window near maxFailedLogins (issue 11).
-    const workers = workerCount(config.workers);
+    // Each worker counts failed logins on its own: it checks its share (src/workers/worker-share.ts).
     const auth = config.auth
-      ? new ClientAuth({ ...config.auth, maxFailedLogins: Math.ceil(config.auth.maxFailedLogins / workers) }, process.env, config.listen)
+      ? new ClientAuth({ ...config.auth, maxFailedLogins: workerShare(config.auth.maxFailedLogins, config.workers) }, process.env, config.listen)
       : undefined;
     app.decorate('clientAuth', auth);
     app.decorateRequest('clientAccount', undefined);

@@ -12,6 +12,7 @@ import { openKeyv } from '../metadata/open-keyv.ts';
 import { openReplicaLocks, type ReplicaLocks } from '../replicas/replica-locks.ts';
 import { usesRedis } from '../metadata/redis-connection.ts';
 import { runsAsWorkers } from '../workers/worker-count.ts';
+import { workerShare } from '../workers/worker-share.ts';
 import { Evictor } from '../eviction/evictor.ts';
 import { openEviction } from '../eviction/open-eviction.ts';
 import { keyvLastUse } from '../eviction/persisted-access.ts';
@@ -153,7 +154,19 @@ export const mirrorServices = fp<MirrorServicesOptions>(
         recordOrigin: (upstream, digest) => provenance.recordOrigin(upstream, digest),
       }),
       provenance,
-      blobs: new BlobCache({ store, fills, clientFor, locks, log, limits: config.limits }),
+      blobs: new BlobCache({
+        store,
+        fills,
+        clientFor,
+        locks,
+        log,
+        // Each worker holds its share of the fill slots (src/workers/worker-share.ts).
+        limits: {
+          ...config.limits,
+          maxConcurrentFills: workerShare(config.limits.maxConcurrentFills, config.workers),
+          maxConcurrentFillsPerClient: workerShare(config.limits.maxConcurrentFillsPerClient, config.workers),
+        },
+      }),
       clients,
       clientFor,
       metrics,
