@@ -22,7 +22,8 @@ export const SERVE_HELP = `Usage: pullthrough serve [--config FILE]
 
 Runs the mirror (the same as \`npm start\`): serves the registry API, the status page, /metrics and the
 setup pages on the configured address, with HTTPS when tls is configured. Stops gracefully on SIGTERM
-or SIGINT.
+or SIGINT. With \`workers: N\` (or auto, one per core; $PULLTHROUGH_WORKERS) this process starts N
+workers on the same port, restarts one that dies, and passes the signals on.
 
 Options:
   -c, --config FILE   configuration file (default: $PULLTHROUGH_CONFIG, else config/default.yaml)
