@@ -3,10 +3,11 @@
 // SIGTERM/SIGINT on so each drains its responses as a single process does (serve-command.ts), and gives up
 // with a failing status when workers cannot start, instead of forking them again and again.
 //
-// Connections are handed out by the primary in turn (SCHED_RR, Node's default on Linux) rather than taken
-// by whichever worker the kernel wakes (SCHED_NONE). Measured on the 2-core machine, wrk -t1 -c16 -d5s,
-// same run: warm 1 MiB blob 921 req/s with RR vs 549 with NONE (one worker: 497); warm tag manifest 3347
-// vs 1174 (one worker: 3303) — with NONE one worker took most connections while the other idled.
+// Connections are handed out by the primary to a free worker in turn (SCHED_RR, Node's default on Linux)
+// rather than taken by whichever worker the kernel wakes (SCHED_NONE, which tends to favour the worker
+// already running). Measured with wrk -t1 -c16 -d5s on the shared 2-core machine: in the quietest run,
+// warm 1 MiB blob 921 req/s with RR vs 549 with NONE (497 with one process), warm tag manifest 3347 vs
+// 1174 (3303); later runs, with other jobs loading the machine (load average 6-13), ranged either way.
 // NODE_CLUSTER_SCHED_POLICY=none|rr still chooses, for measuring. RR's one cost: a connection handed to a
 // worker at the instant it is killed is lost with it (the primary never hears back), so that client
 // waits for its own time-out; a worker that stops normally hands back what it has not accepted.
