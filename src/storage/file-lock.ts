@@ -8,8 +8,8 @@
 // lease's write in flight, issue 11). A note replaces the whole file by rename, so a reader sees the old
 // content or the new, never half of either, and the file never stops existing while it is held.
 
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Lease, NotedLock } from '../leases/lease.ts';
 
@@ -56,7 +56,7 @@ export class FileLock implements NotedLock {
       const info = await stat(this.file).catch(() => undefined);
       // Its holder stopped renewing it: it died holding the lock.
       if (info && Date.now() - info.mtimeMs < this.leaseMs) return undefined;
-      await rm(this.file, { force: true });
+      if (info && !(await this.removeStale(info.mtimeMs, token))) return undefined;
       if (!(await this.create(token))) return undefined;
     }
     const mine = async (): Promise<boolean> => firstLine(await readFile(this.file, 'utf8').catch(() => '')) === token;
@@ -92,6 +92,34 @@ export class FileLock implements NotedLock {
 
   async close(): Promise<void> {}
 
+  /**
+   * Takes a dead holder's file away — but only that file. Several processes may judge it stale at once;
+   * a plain rm could then remove the lock one of them had just created in its place, and both would hold
+   * it. So the file is first moved aside (one process wins the rename, and only it goes on to create),
+   * and a file that turns out to be newer than the one judged stale — another process's fresh lock — is
+   * put back.
+   */
+  private async removeStale(staleMtimeMs: number, token: string): Promise<boolean> {
+    const aside = `${this.file}.stale.${token}`;
+    try {
+      await rename(this.file, aside);
+    } catch (error) {
+      // Gone already: another process is taking it over (only the one that moved the stale file creates
+      // the next one, so racing it with a create of our own could make two holders).
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    const moved = await stat(aside).catch(() => undefined);
+    if (moved && moved.mtimeMs !== staleMtimeMs) {
+      // A live lock: back where it was, unless yet another one was created meanwhile.
+      await link(aside, this.file).catch(() => undefined);
+      await rm(aside, { force: true });
+      return false;
+    }
+    await rm(aside, { force: true });
+    return true;
+  }
+
   private async create(token: string): Promise<boolean> {
     try {
       const handle = await open(this.file, 'wx').catch(async (error: unknown) => {
@@ -110,13 +138,14 @@ export class FileLock implements NotedLock {
   }
 }
 
-/** A noted lock's name: lock names joined by colons (`fill:sha256:<hex>`, `stats-slot:3`). */
-const NOTED_LOCK_NAME = /^[a-z0-9-]+(:[a-z0-9-]+)*$/;
-
-/** The lock file of the noted lock `name` in `dir`; colons become dots, which lock names never hold. */
+/**
+ * The lock file of the noted lock `name` in `dir`. Names carry repositories and tags (`tag:hub/library/
+ * ubuntu:24.04`), so the file is named by a hash of the name: any name maps to one safe file name, and
+ * none can climb out of `dir`. The kind before the first colon stays readable for whoever lists leases/.
+ */
 export function notedLockFile(dir: string, name: string): string {
-  if (!NOTED_LOCK_NAME.test(name)) throw new Error(`not a lock name: ${name}`);
-  return path.join(dir, `${name.replaceAll(':', '.')}.lock`);
+  const kind = /^[a-z0-9-]{1,32}/.exec(name)?.[0] ?? 'lock';
+  return path.join(dir, `${kind}.${createHash('sha256').update(name).digest('hex').slice(0, 40)}.lock`);
 }
 
 function firstLine(text: string): string {
