@@ -267,8 +267,8 @@ const schema = z
           // sendfile(2), Range included. Only for requests nginx marks as able to (X-Pullthrough-Offload),
           // and only for the filesystem store: a client reaching the mirror directly is streamed as before.
           offload: z.boolean().default(false),
-          // The internal location nginx serves storage.path under (must match the nginx config).
-          offloadLocation: z.string().regex(/^\/[A-Za-z0-9_./-]*\/$/, 'expected a path starting and ending with /').default('/_pullthrough/store/'),
+          // The internal location nginx serves storage.path/blobs under (must match the nginx config).
+          offloadLocation: z.string().regex(/^\/[A-Za-z0-9_./-]*\/$/, 'expected a path starting and ending with /').default('/_pullthrough/blobs/'),
         })
         .strict(),
     ),

@@ -190,14 +190,21 @@ async function serveBlob(
   // checks above; one still being filled is streamed. No redirect: stream it as always.
   if (source.outcome === 'hit' && !app.mirror.fills.get(digest)) {
     const location = await blobRedirect(app.mirror.config, digest, request.log);
-    if (location) return reply.code(307).header('location', location).send();
+    // A blob handed to someone else to send is used all the same: it moves to the back of the LRU order.
+    if (location) {
+      app.mirror.eviction.recordAccess(digest);
+      return reply.code(307).header('location', location).send();
+    }
     // serve.offload (issue 11): nginx sends the file, Range included, after the checks above.
     const offload = await blobOffloadTarget(app.mirror.config, request, digest);
     if (offload) {
       if (request.registry && source.size !== undefined) {
         request.registry.offloadedBytes = range.kind === 'range' ? range.range.end - range.range.start + 1 : source.size;
       }
-      return reply.header('x-accel-redirect', offload).send();
+      app.mirror.eviction.recordAccess(digest);
+      // The mirror's own answer is for nginx only: a shared cache between a client that spoofed the mark
+      // and the mirror must never keep it (nginx sets the client's Cache-Control itself).
+      return reply.header('cache-control', 'no-store').header('x-accel-redirect', offload).send();
     }
   }
   // Pinned while it streams: this process's sweeper leaves it alone however long the download takes. A

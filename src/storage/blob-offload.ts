@@ -17,8 +17,8 @@ import type { Digest } from '../reference.ts';
 export const OFFLOAD_REQUEST_HEADER = 'x-pullthrough-offload';
 
 export interface BlobOffloader {
-  /** A kept blob's file relative to storage.path (`/`-separated); undefined when it is not kept. */
-  offloadPath(digest: Digest): Promise<string | undefined>;
+  /** A kept blob's file relative to the directory nginx serves (`/`-separated). */
+  offloadPath(digest: Digest): string;
 }
 
 const offloaders = new WeakMap<Config, BlobOffloader>();
@@ -34,6 +34,6 @@ export function registerBlobOffloader(config: Config, offloader: BlobOffloader):
  */
 export async function blobOffloadTarget(config: Config, request: FastifyRequest, digest: Digest): Promise<string | undefined> {
   if (!config.serve.offload || request.headers[OFFLOAD_REQUEST_HEADER] !== '1') return undefined;
-  const path = await offloaders.get(config)?.offloadPath(digest);
+  const path = offloaders.get(config)?.offloadPath(digest);
   return path === undefined ? undefined : `${config.serve.offloadLocation}${path}`;
 }

@@ -75,13 +75,12 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   /**
-   * A kept blob's file relative to the store's root, with `/` separators: what nginx is told to send
-   * (serve.offload, X-Accel-Redirect). Undefined when the blob is not kept. The one place outside this
-   * class that learns a blob's place, and only as a path under a directory nginx was given.
+   * A kept blob's file relative to the store's blobs/ directory, with `/` separators: what nginx is told
+   * to send (serve.offload, X-Accel-Redirect) from the one directory it is given. Not checked for being
+   * kept: the caller just found it kept, and nginx falls back to the mirror if it went meanwhile.
    */
-  async offloadPath(digest: Digest): Promise<string | undefined> {
-    if (!(await this.stat(digest))) return undefined;
-    return path.relative(this.root, this.pathFor(digest)).split(path.sep).join('/');
+  offloadPath(digest: Digest): string {
+    return path.relative(this.blobsDir, this.pathFor(digest)).split(path.sep).join('/');
   }
 
   async stat(digest: Digest): Promise<BlobStat | undefined> {

@@ -77,7 +77,8 @@ test('a kept blob through nginx: the mirror answers with X-Accel-Redirect only, 
   const handedOffBody = Buffer.from(await handedOff.arrayBuffer());
   assert.equal(handedOff.status, 200);
   assert.equal(handedOffBody.length, 0, 'the mirror sends no body when nginx takes the blob');
-  assert.match(handedOff.headers.get('x-accel-redirect') ?? '', /^\/_pullthrough\/store\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/);
+  assert.match(handedOff.headers.get('x-accel-redirect') ?? '', /^\/_pullthrough\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/);
+  assert.equal(handedOff.headers.get('cache-control'), 'no-store', 'the hand-off itself is never cached');
   // Asked directly without the front's mark, the mirror streams as before.
   const direct = await fetch(`${mirror.url}${blobPath(layer.digest)}`);
   assert.equal(sha256(Buffer.from(await direct.arrayBuffer())), layer.digest);
@@ -124,7 +125,7 @@ test('Range resumes and HEAD through nginx answer like the mirror', async () => 
 test("nginx's internal location cannot be asked for directly, and a client's own offload mark is replaced", async () => {
   const layer = biggest();
   const hex = layer.digest.slice('sha256:'.length);
-  for (const p of [`/_pullthrough/store/blobs/sha256/${hex.slice(0, 2)}/${hex}`, '/_pullthrough/store/metadata.lmdb', '/_pullthrough/store/']) {
+  for (const p of [`/_pullthrough/blobs/sha256/${hex.slice(0, 2)}/${hex}`, '/_pullthrough/blobs/../metadata.lmdb/data.mdb', '/_pullthrough/blobs/']) {
     const res = await fetch(`${nginx.url}${p}`);
     await res.arrayBuffer();
     assert.equal(res.status, 404, p);

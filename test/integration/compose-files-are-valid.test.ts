@@ -44,7 +44,7 @@ test('the offload file puts nginx with the shipped config in front, reading the 
   const loaded = loadConfig('config/default.yaml', pullthrough.environment ?? {});
   assert.equal(loaded.serve.offload, true);
   assert.equal(loaded.trustProxy, true);
-  assert.equal(loaded.serve.offloadLocation, '/_pullthrough/store/');
+  assert.equal(loaded.serve.offloadLocation, '/_pullthrough/blobs/');
 });
 
 test('the S3 file runs three replicas with no shared directory, one Redis and MinIO behind the load balancer; its config loads', async () => {

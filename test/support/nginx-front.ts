@@ -40,7 +40,7 @@ export async function renderOffloadConfig(mirror: string, listen: string, storag
   const rewrites: Array<[string, string]> = [
     ['server pullthrough:5000;', `server ${mirror};`],
     ['listen 5000;', `listen ${listen};${serverExtra ? `\n  ${serverExtra}` : ''}`],
-    ['alias /var/lib/pullthrough/;', `alias ${storagePath.replace(/\/?$/, '/')};`],
+    ['alias /var/lib/pullthrough/blobs/;', `alias ${join(storagePath, 'blobs')}/;`],
   ];
   let text = shipped;
   for (const [from, to] of rewrites) {

@@ -9,7 +9,7 @@ const upstreams = { hub: { url: 'https://registry.example' } };
 test('serve.offload is off by default and names its internal location', () => {
   const config = parseConfig({ upstreams });
   assert.equal(config.serve.offload, false);
-  assert.equal(config.serve.offloadLocation, '/_pullthrough/store/');
+  assert.equal(config.serve.offloadLocation, '/_pullthrough/blobs/');
 });
 
 test('serve.offload with storage.s3 is refused with a pointer to storage.s3.redirect', () => {
