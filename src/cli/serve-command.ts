@@ -13,6 +13,7 @@ import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 import { ensurePortFree } from '../workers/port-check.ts';
 import { runPrimary } from '../workers/primary.ts';
+import { forgetInheritedSecrets } from '../workers/inherited-secrets.ts';
 import { workerCount } from '../workers/worker-count.ts';
 
 /** In-flight responses get this long to finish after SIGTERM before the process exits anyway. */
@@ -58,6 +59,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const logger = serverLogger(config.logLevel, format);
   const app = await buildApp(config, logger ? { logger } : {});
+  // The keys a primary handed this worker are in the app now: out of the environment, where diagnostic
+  // reports and any child process would see them.
+  if (cluster.isWorker) forgetInheritedSecrets();
 
   const closed = new Promise<number>((resolve) => {
     let closing = false;
