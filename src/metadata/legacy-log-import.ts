@@ -51,6 +51,9 @@ export async function importLegacyLog(store: LmdbStore, logPath: string, warn: (
       count = entries.size;
     }
   }
+  // An import another process committed moments ago may not be on disk yet (only the importer waits for
+  // its flush): a sync of the whole database first, so a power loss cannot take both it and the log.
+  if (outcome === 'already-imported') await store.syncToDisk();
   const renamedTo = await moveAside(fullPath);
   return renamedTo === undefined ? { outcome, entries: count } : { outcome, entries: count, renamedTo };
 }

@@ -29,7 +29,7 @@
 // to 1978 bytes of UTF-8 (LMDB's key size); the mirror's keys are names, tags and digests, far below it.
 
 import { EventEmitter } from 'node:events';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -88,6 +88,9 @@ export class LmdbStore extends EventEmitter implements KeyvStoreAdapter {
     const readOnly = opts.readOnly ?? false;
     // lmdb would create an empty environment (or fail obscurely when read-only); a reader must not.
     if (readOnly) await stat(fullPath);
+    // Only the mirror's user may read it: it holds upstream tokens the workers share (and, behind an
+    // nginx offload front, nothing of the store but blobs/ is meant to be readable by others).
+    else await mkdir(fullPath, { recursive: true, mode: 0o700 });
     const root = open({
       path: fullPath,
       // A directory, not a file: data.mdb and its lock.mdb stay together (one thing to back up or remove).
@@ -197,6 +200,16 @@ export class LmdbStore extends EventEmitter implements KeyvStoreAdapter {
     });
     await this.root.flushed;
     return imported;
+  }
+
+  /**
+   * Puts every transaction committed so far — this process's and other processes' — on disk: a small
+   * write of our own, then the wait for its flush, which syncs the whole data file.
+   */
+  async syncToDisk(): Promise<void> {
+    this.assertWritable();
+    await this.meta.put('last-sync', Date.now());
+    await this.root.flushed;
   }
 
   /** A marker written by importOnce, or undefined. */

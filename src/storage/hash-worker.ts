@@ -5,8 +5,24 @@
 // no queue of chunks grows when hashing is slower than the upstream.
 //
 // The worker is started on the first large write and stopped once no write has used it for a while; it
-// never keeps the process alive. If it dies, every write it was hashing fails (and so keeps nothing), and
-// the next write starts a new one.
+// never keeps the process alive. If it dies, every write it was hashing fails (and so keeps nothing); for a
+// minute after, new writes are hashed on the event loop (hashWorkerAvailable), so a worker that cannot start
+// at all (a thread or memory limit) slows fills down instead of failing every one of them.
+
+/** After a worker died unexpectedly, how long large writes are hashed on the event loop instead. */
+const FALLBACK_MS = 60_000;
+let lastFailureAt = Number.NEGATIVE_INFINITY;
+
+/** Whether new writes should use the worker (false for a while after one died or failed to start). */
+export function hashWorkerAvailable(now = Date.now()): boolean {
+  return now - lastFailureAt >= FALLBACK_MS;
+}
+
+/** A worker could not be started or died: hash on the event loop for a while. */
+export function noteHashWorkerFailure(error: Error): void {
+  if (hashWorkerAvailable()) process.emitWarning(`hash worker unavailable, hashing on the event loop for ${FALLBACK_MS / 1000} s: ${error.message}`);
+  lastFailureAt = Date.now();
+}
 
 import { Worker } from 'node:worker_threads';
 import type { DigestAlgorithm } from '../reference.ts';
@@ -58,6 +74,8 @@ class HashThread {
   /** The newest copied stretch, not yet announced; a later one of the same write that follows it joins it. */
   private unposted: { job: number; at: number; length: number; end: number } | undefined;
   failure: Error | undefined;
+  /** Stopped on purpose (idle): its exit is no failure. */
+  stopping = false;
   jobs = 0;
 
   constructor(onGone: (thread: HashThread) => void) {
@@ -185,6 +203,7 @@ function thread(): HashThread {
   idleTimer = undefined;
   current ??= new HashThread((gone) => {
     if (current === gone) current = undefined;
+    if (!gone.stopping && gone.failure) noteHashWorkerFailure(gone.failure);
   });
   return current;
 }
@@ -198,6 +217,7 @@ function released(used: HashThread): void {
     idleTimer = undefined;
     if (current === used && used.jobs === 0) {
       current = undefined;
+      used.stopping = true;
       void used.worker.terminate();
     }
   }, IDLE_STOP_MS);

@@ -8,7 +8,7 @@ import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
 import type { Digest, DigestAlgorithm } from '../reference.ts';
 import type { BlobStore, BlobWriter } from './blob-store.ts';
-import { OffloadedHash } from './hash-worker.ts';
+import { hashWorkerAvailable, noteHashWorkerFailure, OffloadedHash } from './hash-worker.ts';
 
 /**
  * Writes up to this size are hashed on the event loop at verify(), from the chunks held until then: a
@@ -22,6 +22,8 @@ export abstract class HashingWriter implements BlobWriter {
   /** Chunks not yet hashed, while the write is small; then the worker's hash. */
   private held: Buffer[] | undefined = [];
   private offloaded: OffloadedHash | undefined;
+  /** A large write's hash on the event loop, while the worker is unavailable. */
+  private local: Hash | undefined;
   private bytes = 0;
   private failure: unknown;
   private tolerateStoreErrors = false;
@@ -107,18 +109,42 @@ export abstract class HashingWriter implements BlobWriter {
       this.held.push(...chunks);
       return;
     }
+    if (this.local) {
+      for (const chunk of chunks) this.local.update(chunk);
+      return;
+    }
     if (!this.offloaded) {
-      this.offloaded = new OffloadedHash(this.algorithm);
       const earlier = this.held ?? [];
       this.held = undefined;
+      this.offloaded = this.startOffloadedHash();
+      if (!this.offloaded) {
+        this.local = createHash(this.algorithm);
+        for (const chunk of [...earlier, ...chunks]) this.local.update(chunk);
+        return;
+      }
       await this.offloaded.update([...earlier, ...chunks]);
       return;
     }
     await this.offloaded.update(chunks);
   }
 
+  private startOffloadedHash(): OffloadedHash | undefined {
+    if (!hashWorkerAvailable()) return undefined;
+    try {
+      return new OffloadedHash(this.algorithm);
+    } catch (error) {
+      noteHashWorkerFailure(error as Error);
+      return undefined;
+    }
+  }
+
   private async digestHex(): Promise<string> {
     if (this.offloaded) return this.offloaded.digest();
+    if (this.local) {
+      const hex = this.local.digest('hex');
+      this.local = undefined;
+      return hex;
+    }
     if (!this.held) throw new Error('this write was already verified or aborted');
     const hash: Hash = createHash(this.algorithm);
     for (const chunk of this.held) hash.update(chunk);
@@ -130,6 +156,7 @@ export abstract class HashingWriter implements BlobWriter {
     // Nothing will be verified any more: the worker can forget this hash.
     this.offloaded?.drop();
     this.held = undefined;
+    this.local = undefined;
     await this.dropStored();
   }
 
