@@ -13,7 +13,7 @@ import { type Digest, type ManifestReference, parseDigest } from '../reference.t
 import { assertRepositoryAllowed } from '../repository-rules.ts';
 import { parseRegistryPath, type RouteTarget } from '../routing.ts';
 import { blobRedirect } from '../storage/blob-redirect.ts';
-import { blobOffloadTarget } from '../storage/blob-offload.ts';
+import { blobOffloadTarget, OFFLOAD_REQUEST_HEADER } from '../storage/blob-offload.ts';
 import { serveCatalog } from './catalog-route.ts';
 import { passThrough } from './passthrough.ts';
 import { serveReferrers } from './referrers-route.ts';
@@ -202,9 +202,11 @@ async function serveBlob(
         request.registry.offloadedBytes = range.kind === 'range' ? range.range.end - range.range.start + 1 : source.size;
       }
       app.mirror.eviction.recordAccess(digest);
-      // The mirror's own answer is for nginx only: a shared cache between a client that spoofed the mark
-      // and the mirror must never keep it (nginx sets the client's Cache-Control itself).
-      return reply.header('cache-control', 'no-store').header('x-accel-redirect', offload).send();
+      // The mirror's own answer is for nginx only: no freshness for a shared cache between the mirror and a
+      // client that sent the mark itself, and a Vary that keeps it apart from real answers. (nginx copies
+      // the mirror's Cache-Control to the client, so the blob's own is set by nginx's config instead.)
+      reply.removeHeader('cache-control');
+      return reply.header('vary', OFFLOAD_REQUEST_HEADER).header('x-accel-redirect', offload).send();
     }
   }
   // Pinned while it streams: this process's sweeper leaves it alone however long the download takes. A

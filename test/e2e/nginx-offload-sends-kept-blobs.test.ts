@@ -78,7 +78,8 @@ test('a kept blob through nginx: the mirror answers with X-Accel-Redirect only, 
   assert.equal(handedOff.status, 200);
   assert.equal(handedOffBody.length, 0, 'the mirror sends no body when nginx takes the blob');
   assert.match(handedOff.headers.get('x-accel-redirect') ?? '', /^\/_pullthrough\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/);
-  assert.equal(handedOff.headers.get('cache-control'), 'no-store', 'the hand-off itself is never cached');
+  assert.equal(handedOff.headers.get('cache-control'), null, 'no freshness for the hand-off itself');
+  assert.equal(handedOff.headers.get('vary'), 'x-pullthrough-offload');
   // Asked directly without the front's mark, the mirror streams as before.
   const direct = await fetch(`${mirror.url}${blobPath(layer.digest)}`);
   assert.equal(sha256(Buffer.from(await direct.arrayBuffer())), layer.digest);
@@ -93,6 +94,8 @@ test('a kept blob through nginx: the mirror answers with X-Accel-Redirect only, 
   assert.equal(res.headers.get('etag'), `"${layer.digest}"`);
   assert.equal(res.headers.get('content-type'), 'application/octet-stream');
   assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(res.headers.get('cache-control'), 'max-age=31536000');
+  assert.equal(res.headers.get('vary'), null, 'the hand-off’s Vary stays between nginx and the mirror');
   assert.equal(res.headers.get('x-accel-redirect'), null, 'the internal path never reaches the client');
 });
 
