@@ -3,8 +3,13 @@
 
 import type { ReplicaLocks } from './replica-locks.ts';
 
-/** How long a replica waits for another's result before doing the work itself. */
-const WAIT_MS = 5_000;
+/**
+ * How long a replica waits for another's result before doing the work itself. It stops waiting sooner
+ * when the holder lets go or dies (its lease lapses), so this only bounds a holder that is alive and
+ * renewing but slow — an upstream answering slowly, or a machine under load. A shorter bound (5 s) made
+ * a loaded fleet fetch the same manifest twice.
+ */
+const WAIT_MS = 30_000;
 const POLL_MS = 25;
 
 export async function onceAcrossReplicas<T>(

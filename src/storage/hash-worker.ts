@@ -35,6 +35,8 @@ const POST_BYTES = 1024 * 1024;
 /** Long enough that the pulls of one image reuse the worker: starting one costs tens of ms on the event loop. */
 const IDLE_STOP_MS = 60_000;
 
+const HASH_WORKER_HEAP = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 };
+
 // Plain JavaScript evaluated in the worker: no loader is needed, built or run through tsx alike.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -81,7 +83,9 @@ class HashThread {
   constructor(onGone: (thread: HashThread) => void) {
     const shared = new SharedArrayBuffer(RING_BYTES);
     this.ring = Buffer.from(shared);
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: shared } });
+    // The worker's heap holds a few hash states and messages, never the bytes (those are in the ring):
+    // small V8 limits keep its memory to a few MiB instead of a default-sized second heap.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: shared }, resourceLimits: HASH_WORKER_HEAP });
     this.worker.on('message', (message: WorkerMessage) => {
       if (message.op === 'released') {
         this.tail = message.upTo;
