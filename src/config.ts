@@ -323,6 +323,16 @@ export class ConfigError extends Error {
 }
 
 /**
+ * true/1 and false/0; anything else is passed on as written, so the schema refuses it under the
+ * variable's name instead of a typo (`yes`) silently meaning false.
+ */
+function envBoolean(value: string): boolean | string {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  return value;
+}
+
+/**
  * Environment variables that override single keys, for containers and one-off runs: the variable, the key
  * it sets (a problem with that key then names the variable, not the file), and how.
  */
@@ -332,9 +342,9 @@ const ENV_OVERRIDES: Array<[string, string, (raw: Record<string, unknown>, value
   ['PULLTHROUGH_STORAGE_PATH', 'storage.path', (raw, value) => { raw.storage = { ...asObject(raw.storage), path: value }; }],
   ['PULLTHROUGH_REDIS_URL', 'metadata.redis', (raw, value) => { raw.metadata = { ...asObject(raw.metadata), redis: value }; }],
   ['PULLTHROUGH_DEFAULT_UPSTREAM', 'defaultUpstream', (raw, value) => { raw.defaultUpstream = value; }],
-  ['PULLTHROUGH_TRUST_PROXY', 'trustProxy', (raw, value) => { raw.trustProxy = value === 'true' || value === '1'; }],
+  ['PULLTHROUGH_TRUST_PROXY', 'trustProxy', (raw, value) => { raw.trustProxy = envBoolean(value); }],
   ['PULLTHROUGH_WORKERS', 'workers', (raw, value) => { raw.workers = value === 'auto' ? value : Number(value); }],
-  ['PULLTHROUGH_OFFLOAD', 'serve.offload', (raw, value) => { raw.serve = { ...asObject(raw.serve), offload: value === 'true' || value === '1' }; }],
+  ['PULLTHROUGH_OFFLOAD', 'serve.offload', (raw, value) => { raw.serve = { ...asObject(raw.serve), offload: envBoolean(value) }; }],
 ];
 
 function asObject(value: unknown): Record<string, unknown> {

@@ -146,7 +146,10 @@ export interface BlobStore {
    * (`fill:sha256:<hex>`). Absent where processes cannot share one (the in-memory store).
    */
   notedLock?(name: string, leaseMs: number): NotedLock;
-  /** Where an embedded metadata log belongs (a local file), or undefined when this store has no such place. */
+  /**
+   * Where an embedded metadata log belongs (a local file; the LMDB database is kept beside it and an
+   * older version's log there is imported once), or undefined when this store has no such place.
+   */
   embeddedMetadataPath(): string | undefined;
   /**
    * Removes what writers that died left behind (temp files, temporary objects, incomplete multipart

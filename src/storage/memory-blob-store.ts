@@ -1,7 +1,7 @@
 // A blob store in this process's memory: for unit tests, and for apps built with `deps.store` in tests that
 // need no disk. Same rules as every store (blob-store.ts): content is hashed while written and visible
 // only after a matching commit; readers keep what they opened. Nothing survives the process, and only
-// this process sees it, so there is no embedded metadata log and other replicas never follow its writes.
+// this process sees it, so there is no embedded metadata database and other replicas never follow its writes.
 
 import { Readable } from 'node:stream';
 import type { ExclusiveLock, HeldLease } from '../leases/lease.ts';

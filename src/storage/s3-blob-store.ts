@@ -4,7 +4,8 @@
 //   <prefix>uploads/<write id>        writes in flight (a multipart upload, or a finished temporary object)
 //   <scratch>/tmp/<write id>          the same bytes on local disk, for this process's readers of the fill
 //   <scratch>/<name>.lock             the sweeper's lock without Redis (processes sharing the scratch dir)
-//   <scratch>/metadata.log            the embedded metadata log, when there is no Redis
+//   <scratch>/metadata.lmdb/          the embedded metadata (LMDB), when there is no Redis (an older
+//                                     version's metadata.log beside it is imported once)
 //
 // A write hashes while it writes (HashingWriter) and streams to <prefix>uploads/<id> through lib-storage's
 // Upload — one PutObject for small content, a multipart upload (partSize parts) for large — and becomes the
@@ -89,7 +90,7 @@ export interface S3BlobStoreOptions {
   bucket: string;
   /** Key prefix ("" or ending in "/"). */
   prefix?: string;
-  /** Local directory for in-flight copies, locks and the embedded metadata log (storage.path). */
+  /** Local directory for in-flight copies, locks and the embedded metadata (storage.path). */
   scratchDir: string;
   /** Temporary keys and multipart uploads older than this are orphans (default 10 min). */
   orphanAgeMs?: number;

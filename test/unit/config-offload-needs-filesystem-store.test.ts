@@ -31,4 +31,10 @@ test('PULLTHROUGH_OFFLOAD and PULLTHROUGH_WORKERS set serve.offload and workers'
   assert.equal(config.workers, 'auto');
   assert.equal(loadConfig('config/default.yaml', { PULLTHROUGH_WORKERS: '3' }).workers, 3);
   assert.throws(() => loadConfig('config/default.yaml', { PULLTHROUGH_WORKERS: 'many' }), ConfigError);
+  assert.equal(loadConfig('config/default.yaml', { PULLTHROUGH_OFFLOAD: '0' }).serve.offload, false);
+  // A typo is an error naming the variable, not a silent false.
+  assert.throws(
+    () => loadConfig('config/default.yaml', { PULLTHROUGH_OFFLOAD: 'yes' }),
+    (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.includes('PULLTHROUGH_OFFLOAD')),
+  );
 });
