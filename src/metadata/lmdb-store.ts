@@ -112,18 +112,22 @@ export class LmdbStore extends EventEmitter implements KeyvStoreAdapter {
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
+    this.latest();
     return this.live(key)?.value as StoredData<Value> | undefined;
   }
 
   async getMany<Value>(keys: string[]): Promise<Array<StoredData<Value | undefined>>> {
+    this.latest();
     return keys.map((key) => this.live(key)?.value as Value | undefined);
   }
 
   async has(key: string): Promise<boolean> {
+    this.latest();
     return this.live(key) !== undefined;
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
+    this.latest();
     return keys.map((key) => this.live(key) !== undefined);
   }
 
@@ -251,6 +255,16 @@ export class LmdbStore extends EventEmitter implements KeyvStoreAdapter {
 
   async disconnect(): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * The next read sees every transaction committed so far, by any process. lmdb keeps reading one
+   * snapshot until a timer renews it, so a read right after another one — a worker polling for the tag
+   * answer another worker is about to write, or acknowledging a delete — could otherwise see the state
+   * from before; starting the next read from the current state costs about a microsecond.
+   */
+  private latest(): void {
+    this.root.resetReadTxn();
   }
 
   private live(key: string): StoredEntry | undefined {
