@@ -265,7 +265,8 @@ const schema = z
           // With nginx in front (config/nginx-offload.conf): a GET of a kept blob is answered, after every
           // check, with X-Accel-Redirect to an internal location and nginx sends the file itself with
           // sendfile(2), Range included. Only for requests nginx marks as able to (X-Pullthrough-Offload),
-          // and only for the filesystem store: a client reaching the mirror directly is streamed as before.
+          // and only for the filesystem store. A client reaching the mirror directly is streamed as before
+          // unless it sends that mark itself (then it gets the empty hand-off it asked for, uncacheable).
           offload: z.boolean().default(false),
           // The internal location nginx serves storage.path/blobs under (must match the nginx config).
           offloadLocation: z.string().regex(/^\/[A-Za-z0-9_./-]*\/$/, 'expected a path starting and ending with /').default('/_pullthrough/blobs/'),

@@ -1,7 +1,7 @@
 // Kernel offload of kept blobs (issue 11, serve.offload): with nginx in front (config/nginx-offload.conf),
 // a GET of a kept blob is answered — after routing, auth, provenance and LRU bookkeeping, which stay in
 // the mirror — with an empty 200 carrying X-Accel-Redirect to an internal nginx location that maps onto
-// storage.path; nginx then sends the file itself with sendfile(2), Range included. Node cannot hand a
+// <storage.path>/blobs; nginx then sends the file itself with sendfile(2), Range included. Node cannot hand a
 // file to a socket without copying it through user space, so this is how big layers go at disk speed.
 //
 // Offered only when both sides agree: the config asks for it, and the request came through an nginx that
