@@ -21,7 +21,7 @@ import { metricsEndpoint } from './routes/metrics-endpoint.ts';
 import { registryApi } from './routes/registry-api.ts';
 import { setupPages } from './routes/setup-pages.ts';
 import { statusPage } from './routes/status-page.ts';
-import { inheritedTicketKeys } from './tls-ticket-keys.ts';
+import { inheritedTicketKeys } from './workers/worker-secrets.ts';
 import './routes/request-context.ts';
 
 export interface AppDeps {

@@ -15,7 +15,7 @@ import { Htpasswd } from './htpasswd.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import { TokenSigner } from './registry-token.ts';
 import { tokenEndpoint } from './token-endpoint.ts';
-import { inheritedTokenKey } from '../workers/worker-token-key.ts';
+import { inheritedTokenKey } from '../workers/worker-secrets.ts';
 import { workerShare } from '../workers/worker-share.ts';
 
 type AuthConfig = NonNullable<Config['auth']>;
@@ -148,6 +148,6 @@ function readSecret(config: AuthConfig, env: NodeJS.ProcessEnv): string | undefi
     return value;
   }
   if (config.secretFile) return readFileSync(config.secretFile, 'utf8').trim();
-  // Workers of one server share the key their primary made (src/workers/worker-token-key.ts).
+  // Workers of one server share the key their primary made (src/workers/worker-secrets.ts).
   return inheritedTokenKey(env);
 }

@@ -13,7 +13,7 @@ import { configFile, loadCheckedConfig } from './cli-config.ts';
 import { EXIT, UsageError } from './exit-codes.ts';
 import { ensurePortFree } from '../workers/port-check.ts';
 import { runPrimary } from '../workers/primary.ts';
-import { forgetInheritedSecrets } from '../workers/inherited-secrets.ts';
+import { forgetInheritedSecrets } from '../workers/worker-secrets.ts';
 import { workerCount } from '../workers/worker-count.ts';
 
 /** In-flight responses get this long to finish after SIGTERM before the process exits anyway. */

@@ -14,9 +14,8 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../logger.ts';
-import { ticketKeysForWorkers } from '../tls-ticket-keys.ts';
 import { aggregateWorkerMetrics } from './cluster-metrics.ts';
-import { tokenKeyForWorkers } from './worker-token-key.ts';
+import { secretsForWorkers } from './worker-secrets.ts';
 
 export interface PrimaryOptions {
   count: number;
@@ -56,7 +55,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   let status = 0;
   // One set for every worker and every restart: a TLS session resumes, and a client-auth token is good, on
   // whichever worker a client reaches.
-  const env = { ...ticketKeysForWorkers(), ...tokenKeyForWorkers() };
+  const env = secretsForWorkers();
 
   return new Promise<number>((resolve) => {
     const finishIfDone = (): void => {

@@ -10,7 +10,7 @@ import { buildApp } from '../../src/app.ts';
 import { ConfigError, parseConfig } from '../../src/config.ts';
 import { MemoryRegistry } from '../support/memory-registry.ts';
 import { startMirror, type TestMirror } from '../support/mirror.ts';
-import { TICKET_KEYS_ENV, ticketKeysForWorkers } from '../../src/tls-ticket-keys.ts';
+import { forgetInheritedSecrets, secretsForWorkers } from '../../src/workers/worker-secrets.ts';
 
 // `tls: { cert, key }` makes the mirror HTTPS; clients that trust the certificate pull through it.
 
@@ -113,10 +113,10 @@ test('workers given the same ticket keys resume each other’s TLS sessions; ser
     try {
       return await startMirror({ hub: { url: upstream.url } }, { extra: { tls } });
     } finally {
-      delete process.env[TICKET_KEYS_ENV];
+      forgetInheritedSecrets();
     }
   };
-  const shared = ticketKeysForWorkers();
+  const shared = secretsForWorkers();
   const first = await start(shared);
   const second = await start(shared);
   const stranger = await start(undefined);
