@@ -2,9 +2,8 @@
 // as a client would (manifests by tag, then every platform's manifest, config and layers).
 //
 // Why over HTTP rather than in-process: the running server owns the store's temp files; and going
-// through the server uses
-// its single-flight fills, its metrics (the status page shows the prefetch) and exactly the routing a
-// client gets. The cost: a mirror must be running — by default the one the config describes.
+// through the server uses its single-flight fills, its metrics (the status page shows the prefetch) and
+// exactly the routing a client gets. The cost: a mirror must be running — by default the one the config describes.
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -14,7 +14,7 @@ import { EXIT, UsageError } from './exit-codes.ts';
 import { ensurePortFree } from '../workers/port-check.ts';
 import { runPrimary } from '../workers/primary.ts';
 import { forgetInheritedSecrets } from '../workers/worker-secrets.ts';
-import { workerCount } from '../workers/worker-count.ts';
+import { workerCount, workerIndex } from '../workers/worker-count.ts';
 
 /** In-flight responses get this long to finish after SIGTERM before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 25_000;
@@ -104,8 +104,7 @@ function prettyLogger(level: string): Logger {
 
 /** The server's logger (undefined: the app's default); a worker's lines also say which worker wrote them. */
 function serverLogger(level: string, format: 'json' | 'pretty'): AppDeps['logger'] {
-  const index = process.env.PULLTHROUGH_WORKER_INDEX;
-  const worker = cluster.isWorker && index !== undefined ? Number(index) : undefined;
+  const worker = workerIndex();
   if (format === 'pretty') return worker === undefined ? prettyLogger(level) : prettyLogger(level).child({ worker });
   return worker === undefined ? undefined : { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { pid: process.pid, hostname: hostname(), worker } };
 }

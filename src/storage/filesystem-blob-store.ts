@@ -6,7 +6,6 @@
 //   <root>/leases/<name>.lock                         workers' leases without Redis (notedLock(name))
 //   <root>/metadata.lmdb/                             the embedded metadata (LMDB), when there is no Redis
 //   <root>/metadata.log                               an older version's metadata log, imported once and renamed
-//   <root>/leases/                                    lock files of workers without Redis (notedLock)
 //
 // Writers go to tmp/, hash while writing, and are renamed into place only when the digest matches, so a
 // blob path only ever holds verified content. A blob's last use is its file's mtime (see touch()).

@@ -16,6 +16,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../logger.ts';
 import { aggregateWorkerMetrics } from './cluster-metrics.ts';
 import { secretsForWorkers } from './worker-secrets.ts';
+import { WORKER_INDEX_ENV } from './worker-count.ts';
 
 export interface PrimaryOptions {
   count: number;
@@ -83,7 +84,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       slot.restart = undefined;
       slot.listening = false;
       slot.startedAt = Date.now();
-      const worker = cluster.fork({ ...env, PULLTHROUGH_WORKER_INDEX: String(slot.index) });
+      const worker = cluster.fork({ ...env, [WORKER_INDEX_ENV]: String(slot.index) });
       slot.worker = worker;
       worker.on('listening', () => {
         slot.listening = true;
