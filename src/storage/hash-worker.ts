@@ -9,6 +9,17 @@
 // minute after, new writes are hashed on the event loop (hashWorkerAvailable), so a worker that cannot start
 // at all (a thread or memory limit) slows fills down instead of failing every one of them.
 
+import { Worker } from 'node:worker_threads';
+import type { DigestAlgorithm } from '../reference.ts';
+
+const RING_BYTES = 8 * 1024 * 1024;
+/** One message's share of the ring at most, so several writers interleave rather than wait on one. */
+const MAX_PIECE = RING_BYTES / 4;
+/** Copied bytes are announced to the worker in batches of about this much: a message per socket read would cost more than the hashing. */
+const POST_BYTES = 1024 * 1024;
+/** Long enough that the pulls of one image reuse the worker: starting one costs tens of ms on the event loop. */
+const IDLE_STOP_MS = 60_000;
+
 /** After a worker died unexpectedly, how long large writes are hashed on the event loop instead. */
 const FALLBACK_MS = 60_000;
 let lastFailureAt = Number.NEGATIVE_INFINITY;
@@ -23,17 +34,6 @@ export function noteHashWorkerFailure(error: Error): void {
   if (hashWorkerAvailable()) process.emitWarning(`hash worker unavailable, hashing on the event loop for ${FALLBACK_MS / 1000} s: ${error.message}`);
   lastFailureAt = Date.now();
 }
-
-import { Worker } from 'node:worker_threads';
-import type { DigestAlgorithm } from '../reference.ts';
-
-const RING_BYTES = 8 * 1024 * 1024;
-/** One message's share of the ring at most, so several writers interleave rather than wait on one. */
-const MAX_PIECE = RING_BYTES / 4;
-/** Copied bytes are announced to the worker in batches of about this much: a message per socket read would cost more than the hashing. */
-const POST_BYTES = 1024 * 1024;
-/** Long enough that the pulls of one image reuse the worker: starting one costs tens of ms on the event loop. */
-const IDLE_STOP_MS = 60_000;
 
 const HASH_WORKER_HEAP = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 };
 
