@@ -52,8 +52,9 @@ export async function importLegacyLog(store: LmdbStore, logPath: string, warn: (
     }
   }
   // An import another process committed moments ago may not be on disk yet (only the importer waits for
-  // its flush): a sync of the whole database first, so a power loss cannot take both it and the log.
-  if (outcome === 'already-imported') await store.syncToDisk();
+  // its flush): a sync of the whole database first, so a power loss cannot take both it and the log. Only
+  // when there is a log to move: every later start finds none and writes nothing.
+  if (outcome === 'already-imported' && (await exists(fullPath))) await store.syncToDisk();
   const renamedTo = await moveAside(fullPath);
   return renamedTo === undefined ? { outcome, entries: count } : { outcome, entries: count, renamedTo };
 }
