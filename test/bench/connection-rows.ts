@@ -13,7 +13,7 @@ import { cpuSecondsOf, median, runAbHead, runCurlRate, runCurls, runWrk, tcpActi
 import type { PatternCell, PatternRowSpec, PatternSystemId } from './report.ts';
 import type { PushedBlob } from './seed-blob.ts';
 import { startDistributionProxy, startNginxDirect, startOffload, startPullthrough, type PullthroughOptions, type SystemUnderTest, type TlsFiles } from './systems.ts';
-import { benchSkopeo, type SkopeoRun } from './skopeo-rows.ts';
+import { benchSkopeo, SKOPEO_UPSTREAM_ID, type SkopeoRun, type SkopeoTarget } from './skopeo-rows.ts';
 import { probeResumption, type ResumptionProbe } from './tls.ts';
 
 export interface PhaseSystem {
@@ -325,11 +325,13 @@ export async function benchPhase(
     const skopeoLabels: Record<string, string> = {};
     if (p.skopeo !== undefined) {
       const through = phase.systems.filter((s) => s.id === 'distribution' || s.id === 'pullthrough' || s.id === 'pullthrough-offload');
-      for (const s of through) skopeoLabels[s.id] = s.label;
+      const upstreamDirect: SkopeoTarget = { id: SKOPEO_UPSTREAM_ID, label: 'upstream direct (no mirror)', url: ctx.upstream.directUrl, creds: ctx.credentials };
+      const targets: SkopeoTarget[] = [...through.map((s) => ({ id: s.id, label: s.label, url: s.plain.url, pids: () => s.plain.pids() })), upstreamDirect];
+      for (const t of targets) skopeoLabels[t.id] = t.label;
       const scratch = join(ctx.dir, 'skopeo-out');
       await mkdir(scratch, { recursive: true });
       skopeo = await benchSkopeo(
-        through.map((s) => ({ ...s.plain, id: s.id, label: s.label })),
+        targets,
         ctx.upstream,
         { ...p.skopeo, repo: `${c.repo}-skopeo`, scratch, say: ctx.say },
       );

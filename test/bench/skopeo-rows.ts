@@ -1,17 +1,33 @@
 // The real-client rows (issue 11): skopeo pulling a large multi-layer image through each mirror — cold (content
 // no system has seen: a new image per repetition), warm (the same image again) and 4 warm pulls at once — timed
-// as whole `skopeo copy docker://… dir:…` runs. Every file skopeo wrote is hashed against its digest.
+// as whole `skopeo copy docker://… dir:…` runs. Every file skopeo wrote is hashed against its digest. The same
+// pulls straight from the upstream registry (no mirror) show what the client itself can reach on this machine,
+// and the CPU seconds of skopeo and of each system per pull show how the 2 cores were shared.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { skopeoCopy } from '../e2e/support/skopeo-client.ts';
+import type { Credentials } from '../e2e/support/token-server.ts';
 import type { UpstreamRegistry } from '../e2e/support/upstream-registry.ts';
 import { expect } from './checks.ts';
-import { median } from './load.ts';
+import { cpuSecondsOf, median } from './load.ts';
 import { pushBytes, pushRandomBlob, putManifest, type PushedBlob } from './seed-blob.ts';
-import type { SystemUnderTest } from './systems.ts';
+
+/** What skopeo pulls from: a mirror, or the upstream registry itself (with its credentials). */
+export interface SkopeoTarget {
+  id: string;
+  label: string;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  creds?: Credentials;
+  /** Every process serving, for CPU time; absent for the upstream (its token server shares the runner). */
+  pids?: () => Promise<number[]>;
+}
+
+/** The id of the no-mirror reference column. */
+export const SKOPEO_UPSTREAM_ID = 'upstream';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -55,13 +71,20 @@ interface Pulled {
   ok: boolean;
   digest: string | undefined;
   output: string;
+  /** CPU seconds of skopeo, and of the system's processes over the same time (NaN when not known). */
+  clientCpuS: number;
+  serverCpuS: number;
 }
 
 /** One whole `skopeo copy` into `dest`, timed from start to exit. */
-async function pull(sys: SystemUnderTest, image: BigImage, dest: string): Promise<Pulled> {
+async function pull(sys: SkopeoTarget, image: BigImage, dest: string): Promise<Pulled> {
+  const pids = (await sys.pids?.()) ?? [];
+  const cpu0 = await cpuSecondsOf(pids);
   const start = performance.now();
-  const res = await skopeoCopy(`${new URL(sys.url).host}/${image.repo}:${image.tag}`, dest, { timeoutMs: 600_000 });
-  return { seconds: (performance.now() - start) / 1000, ...res };
+  const res = await skopeoCopy(`${new URL(sys.url).host}/${image.repo}:${image.tag}`, dest, { timeoutMs: 600_000, measureCpu: true, ...(sys.creds ? { creds: sys.creds } : {}) });
+  const seconds = (performance.now() - start) / 1000;
+  const serverCpuS = pids.length === 0 ? Number.NaN : (await cpuSecondsOf(pids)) - cpu0;
+  return { seconds, ...res, clientCpuS: res.cpuSeconds ?? Number.NaN, serverCpuS };
 }
 
 /** What skopeo wrote: the manifest's digest and every blob's bytes (untimed); the copy is deleted after. */
@@ -82,13 +105,13 @@ async function checkCopy(what: string, image: BigImage, dest: string, pulled: Pu
   }
 }
 
-async function checkedPull(what: string, sys: SystemUnderTest, image: BigImage, dest: string): Promise<number> {
+async function checkedPull(what: string, sys: SkopeoTarget, image: BigImage, dest: string): Promise<Pulled> {
   const pulled = await pull(sys, image, dest);
   await checkCopy(what, image, dest, pulled);
-  return pulled.seconds;
+  return pulled;
 }
 
-export type SkopeoMetricKey = 'coldS' | 'warmS' | 'warm4S';
+export type SkopeoMetricKey = 'coldS' | 'warmS' | 'warm4S' | 'coldClientCpuS' | 'coldServerCpuS' | 'warmClientCpuS' | 'warmServerCpuS';
 export type SkopeoMetrics = Partial<Record<SkopeoMetricKey, number>>;
 
 export interface SkopeoRun {
@@ -102,22 +125,28 @@ export interface SkopeoRun {
  * over all of them rather than hitting one column.
  */
 export async function benchSkopeo(
-  systems: SystemUnderTest[],
+  systems: SkopeoTarget[],
   upstream: UpstreamRegistry,
   opts: { reps: number; layers: number; layerBytes: number; repo: string; scratch: string; say: (m: string) => void },
 ): Promise<SkopeoRun> {
   const samples: SkopeoRun['samples'] = {};
-  for (const sys of systems) samples[sys.id] = { coldS: [], warmS: [], warm4S: [] };
+  for (const sys of systems) samples[sys.id] = { coldS: [], warmS: [], warm4S: [], coldClientCpuS: [], coldServerCpuS: [], warmClientCpuS: [], warmServerCpuS: [] };
   for (let rep = 0; rep < opts.reps; rep++) {
     opts.say(`skopeo: pushing image ${rep + 1}/${opts.reps} (${opts.layers} × ${opts.layerBytes / 1024 / 1024} MiB layers)`);
     const image = await seedBigImage(upstream, opts.repo, `r${rep}`, opts.layers, opts.layerBytes);
-    const order = systems.map((_, i) => systems[(i + rep) % systems.length] as SystemUnderTest);
+    const order = systems.map((_, i) => systems[(i + rep) % systems.length] as SkopeoTarget);
     for (const sys of order) {
       const s = samples[sys.id] as Record<SkopeoMetricKey, number[]>;
       const dest = (n: number): string => join(opts.scratch, `${sys.id}-${rep}-${n}`);
       opts.say(`skopeo: ${sys.label}: cold and warm pull`);
-      s.coldS.push(await checkedPull(`${sys.id} cold pull`, sys, image, dest(0)));
-      s.warmS.push(await checkedPull(`${sys.id} warm pull`, sys, image, dest(1)));
+      const cold = await checkedPull(`${sys.id} cold pull`, sys, image, dest(0));
+      const warm = await checkedPull(`${sys.id} warm pull`, sys, image, dest(1));
+      s.coldS.push(cold.seconds);
+      s.coldClientCpuS.push(cold.clientCpuS);
+      s.coldServerCpuS.push(cold.serverCpuS);
+      s.warmS.push(warm.seconds);
+      s.warmClientCpuS.push(warm.clientCpuS);
+      s.warmServerCpuS.push(warm.serverCpuS);
     }
     for (const sys of order) {
       opts.say(`skopeo: ${sys.label}: 4 warm pulls at once`);
@@ -129,6 +158,10 @@ export async function benchSkopeo(
     }
   }
   const metrics: SkopeoRun['metrics'] = {};
-  for (const [id, s] of Object.entries(samples)) metrics[id] = { coldS: median(s.coldS), warmS: median(s.warmS), warm4S: median(s.warm4S) };
+  for (const [id, s] of Object.entries(samples)) {
+    const m: SkopeoMetrics = {};
+    for (const [key, values] of Object.entries(s)) m[key as SkopeoMetricKey] = median(values);
+    metrics[id] = m;
+  }
   return { metrics, samples };
 }

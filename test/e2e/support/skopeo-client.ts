@@ -26,11 +26,27 @@ export interface SkopeoInspectOptions extends SkopeoOptions {
 export interface SkopeoCopyOptions extends SkopeoOptions {
   /** Copy every instance of a multi-arch index (--all); otherwise only the chosen platform's image. */
   all?: boolean;
+  /** Also report the CPU seconds skopeo used (the bench: how much of a 2-core machine the client takes). */
+  measureCpu?: boolean;
 }
 
 export interface SkopeoResult extends PullResult {
   /** With raw: the manifest bytes as served. */
   raw?: Buffer;
+  /** With measureCpu: user + system CPU seconds of the skopeo process. */
+  cpuSeconds?: number;
+}
+
+/**
+ * Node gives no resource usage of a child, so skopeo runs under bash, whose `times` prints its children's
+ * user and system time (the last line, e.g. `0m3.070s 0m1.700s`) after skopeo exits.
+ */
+const UNDER_BASH_TIMES = ['-c', 'skopeo "$@"; status=$?; times >&2; exit $status', 'skopeo'];
+
+function childCpuSeconds(stderr: string): number | undefined {
+  const last = stderr.trimEnd().split('\n').at(-1) ?? '';
+  const times = [...last.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return times.length === 2 ? (times[0] as number) + (times[1] as number) : undefined;
 }
 
 /**
@@ -38,7 +54,9 @@ export interface SkopeoResult extends PullResult {
  * CONTAINERS_REGISTRIES_CONF, so it is passed with --registries-conf), no stored credentials, and a
  * refusing proxy for anything off loopback.
  */
-async function withSkopeo<T>(fn: (run: (args: readonly string[], timeoutMs?: number) => ReturnType<typeof runCommand>, dir: string) => Promise<T>): Promise<T> {
+type SkopeoRunner = (args: readonly string[], timeoutMs?: number, measureCpu?: boolean) => ReturnType<typeof runCommand>;
+
+async function withSkopeo<T>(fn: (run: SkopeoRunner, dir: string) => Promise<T>): Promise<T> {
   const dir = await makeTempDir('skopeo');
   const refusing = await startRefusingProxy();
   try {
@@ -48,7 +66,12 @@ async function withSkopeo<T>(fn: (run: (args: readonly string[], timeoutMs?: num
     await writeFile(authFile, '{"auths":{}}');
     const env: NodeJS.ProcessEnv = { ...process.env, ...proxyEnv(refusing), REGISTRY_AUTH_FILE: authFile };
     return await fn(
-      (args, timeoutMs = 120_000) => runCommand('skopeo', ['--registries-conf', registriesConf, ...args], { env, timeoutMs }),
+      (args, timeoutMs = 120_000, measureCpu = false) => {
+        const skopeoArgs = ['--registries-conf', registriesConf, ...args];
+        return measureCpu
+          ? runCommand('bash', [...UNDER_BASH_TIMES, ...skopeoArgs], { env, timeoutMs })
+          : runCommand('skopeo', skopeoArgs, { env, timeoutMs });
+      },
       dir,
     );
   } finally {
@@ -93,10 +116,10 @@ export function skopeoCopy(ref: string, destDir: string, opts: SkopeoCopyOptions
     if (opts.creds !== undefined) args.push('--src-creds', `${opts.creds.username}:${opts.creds.password}`);
     if (opts.all === true) args.push('--all');
     args.push(`docker://${ref}`, `dir:${destDir}`);
-    const res = await run(args, opts.timeoutMs);
+    const res = await run(args, opts.timeoutMs, opts.measureCpu);
     const output = res.stdout + res.stderr;
     if (res.code !== 0) return { ok: false, digest: undefined, output };
     const digest = (await readFile(digestFile, 'utf8').catch(() => '')).trim() || undefined;
-    return { ok: true, digest, output };
+    return { ok: true, digest, output, ...(opts.measureCpu === true ? { cpuSeconds: childCpuSeconds(res.stderr) } : {}) };
   });
 }
