@@ -16,6 +16,8 @@ const WRK_SCRIPT = fileURLToPath(new URL('./wrk-report.lua', import.meta.url));
 
 export interface WrkResult {
   requestsPerSecond: number;
+  /** wrk: bytes read (headers included) per second, which counts transfers still under way when the run ends. */
+  bytesPerSecond?: number;
   requests: number;
   errors: number;
   non2xx: number;
@@ -26,6 +28,7 @@ export interface WrkResult {
 interface WrkJson {
   requests: number;
   duration_us: number;
+  bytes: number;
   connect: number;
   read: number;
   write: number;
@@ -51,6 +54,7 @@ export async function runWrk(url: string, connections: number, seconds: number, 
   const j = JSON.parse(line.slice('BENCHJSON '.length)) as WrkJson;
   return {
     requestsPerSecond: j.requests / (j.duration_us / 1e6),
+    bytesPerSecond: j.bytes / (j.duration_us / 1e6),
     requests: j.requests,
     errors: j.connect + j.read + j.write + j.timeout,
     non2xx: j.status,
