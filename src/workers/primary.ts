@@ -53,6 +53,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, listening: false, startedAt: 0, failures: 0, restart: undefined }));
   let everyoneListened = false;
   let stopping = false;
+  /** The signal passed on to the workers: a worker that dies of it (before it could handle it) stopped as asked. */
+  let forwarded: NodeJS.Signals | undefined;
   let status = 0;
   // One set for every worker and every restart: a TLS session resumes, and a client-auth token is good, on
   // whichever worker a client reaches.
@@ -66,6 +68,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
     const stop = (signal: NodeJS.Signals, why: number): void => {
       if (stopping) return;
       stopping = true;
+      forwarded = signal;
       status = why;
       for (const slot of slots) clearTimeout(slot.restart);
       for (const slot of slots) slot.worker?.process.kill(signal);
@@ -97,7 +100,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
         slot.worker = undefined;
         const ranMs = Date.now() - slot.startedAt;
         if (stopping) {
-          if (code !== 0) status = status || 1;
+          const stoppedAsAsked = code === 0 || (code === null && signal === forwarded);
+          if (!stoppedAsAsked) status = status || 1;
           finishIfDone();
           return;
         }

@@ -4,12 +4,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort } from '../e2e/support/free-port.ts';
-import { spawnTracked } from '../e2e/support/tracked-process.ts';
+import { spawnTracked, type TrackedProcess } from '../e2e/support/tracked-process.ts';
+import { waitFor } from '../e2e/support/wait-for.ts';
 import { makeTempDir, removeTempDir } from '../e2e/support/temp-dir.ts';
 
 // `workers: 2` that cannot start (issue 11): the primary says so once and exits with a failing status,
 // instead of forking workers again and again. A taken port is found by the primary before any fork; a
-// worker that fails at start (here its storage path is a file) makes the primary stop.
+// worker that fails at start (here its storage path is a file) makes the primary stop. And the other way
+// round: a SIGTERM that comes while the workers are still starting is a clean stop, not a failure.
 
 const SERVER = path.resolve('src/server.ts');
 let dir: string;
@@ -21,12 +23,13 @@ after(async () => {
   await removeTempDir(dir);
 });
 
-async function serve(name: string, config: object): Promise<{ status: number | string; log: string }> {
+async function serve(name: string, config: object, whileStarting?: (proc: TrackedProcess, logFile: string) => Promise<void>): Promise<{ status: number | string; log: string }> {
   const file = path.join(dir, `${name}.json`);
   await writeFile(file, JSON.stringify({ logLevel: 'info', workers: 2, upstreams: { hub: { url: 'http://127.0.0.1:9' } }, ...config }));
   const logFile = path.join(dir, `${name}.log`);
   const proc = await spawnTracked(process.execPath, ['--import', 'tsx', SERVER, '--config', file], { logFile });
   const timer = setTimeout(() => void proc.stop(1_000), 30_000);
+  await whileStarting?.(proc, logFile);
   const status = await proc.exited;
   clearTimeout(timer);
   await new Promise((resolve) => setTimeout(resolve, 100));
@@ -54,4 +57,14 @@ test('workers failing at start: the primary stops them and exits non-zero, with 
   assert.notEqual(status, 0);
   assert.equal(log.match(/a worker could not start; stopping/g)?.length, 1, log);
   assert.doesNotMatch(log, /worker died, restarting it/);
+});
+
+test('SIGTERM while the workers are still starting: a clean stop, status 0', async () => {
+  const { status, log } = await serve('early-stop', { listen: `127.0.0.1:${await freePort()}`, storage: { path: path.join(dir, 'store-early') } }, async (proc, logFile) => {
+    // The primary has forked; the workers (tsx, a second or more) are still loading.
+    await waitFor('the primary to fork', async () => ((await readFile(logFile, 'utf8').catch(() => '')).includes('starting workers') ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
+    process.kill(proc.pid, 'SIGTERM');
+  });
+  assert.equal(status, 0, log);
+  assert.doesNotMatch(log, /workers ready/, 'the stop came after the workers were up: the test did not test a stop during start');
 });
