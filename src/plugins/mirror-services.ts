@@ -20,6 +20,7 @@ import { UpstreamRouter } from '../routing.ts';
 import { BlobFills } from '../storage/blob-fill.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { openBlobStore } from '../storage/open-blob-store.ts';
+import { ManifestMemo } from './manifest-memo.ts';
 import { CacheSizeScanner } from '../observability/cache-size.ts';
 import { MeteredRegistryClient } from '../observability/metered-registry-client.ts';
 import { MirrorMetrics } from '../observability/mirror-metrics.ts';
@@ -109,13 +110,17 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       return client;
     };
     cacheSize.start();
+    const manifestMemo = new ManifestMemo(store);
     const eviction = openEviction(config, store, log, locks, {
       metrics,
       // The status page and /metrics show the size right after a sweep, not minutes later.
       onSwept: () => void cacheSize.refresh(),
       // A removed digest's manifest records and origins go with it (issue 9: metadata must not grow for ever,
-      // and a record must not outlive the content it describes).
-      onEvicted: (digest) => metadata.forgetDigest(digest.text),
+      // and a record must not outlive the content it describes), and so do its remembered bytes.
+      onEvicted: (digest) => {
+        manifestMemo.forget(digest);
+        return metadata.forgetDigest(digest.text);
+      },
       // On S3 the LRU order lives in the metadata store (issue 10), so it survives restarts.
       lastUse: keyvLastUse(metadataKeyv),
     });
@@ -144,7 +149,8 @@ export const mirrorServices = fp<MirrorServicesOptions>(
       fills,
       metadata,
       manifests: new ManifestCache({
-        store,
+        // Kept manifests from memory: no store round trips per manifest request (./manifest-memo.ts).
+        store: manifestMemo.store,
         metadata,
         clientFor,
         locks,
