@@ -1,17 +1,16 @@
 // Which blob store the config asks for, made once here for the server and the CLI: the one place that
 // hands `storage.path` to a store (issue 10). The filesystem store keeps blobs under it; with storage.s3
-// the S3 store keeps them in the bucket and uses storage.path as its local scratch dir.
+// the S3 store keeps them in the bucket and uses storage.path as its local scratch dir. The AWS SDK is
+// loaded only for an S3 store: a filesystem store's process never needs it (~8 MiB of resident memory).
 
 import type { Config } from '../config.ts';
 import { ConfigError } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from './blob-store.ts';
 import { FilesystemBlobStore } from './filesystem-blob-store.ts';
-import { S3BlobStore } from './s3-blob-store.ts';
+import type { S3BlobStore } from './s3-blob-store.ts';
 import { registerBlobRedirector } from './blob-redirect.ts';
 import { registerBlobOffloader } from './blob-offload.ts';
-import { s3ClientConfig, s3ClientFromConfig } from './s3-client.ts';
-import { S3Client } from '@aws-sdk/client-s3';
 
 /**
  * The store a server uses. With `sharedWithReplicas` (Redis configured: other replicas may use the same
@@ -40,6 +39,11 @@ export async function attachBlobStore(config: Config): Promise<BlobStore> {
 
 async function openS3(config: Config, log: Logger | undefined, attach: boolean): Promise<S3BlobStore> {
   const s3 = config.storage.s3 as NonNullable<Config['storage']['s3']>;
+  const [{ S3BlobStore }, { s3ClientConfig, s3ClientFromConfig }, { S3Client }] = await Promise.all([
+    import('./s3-blob-store.ts'),
+    import('./s3-client.ts'),
+    import('@aws-sdk/client-s3'),
+  ]);
   let client;
   let presignClient;
   try {
