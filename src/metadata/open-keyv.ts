@@ -7,13 +7,15 @@
 // Location: the blob stores name the file of the old embedded log (BlobStore.embeddedMetadataPath,
 // `<storage.path>/metadata.log`); the database is the directory `metadata.lmdb` beside it, and the old
 // log, when one is there, is imported once and renamed to `metadata.log.migrated` (legacy-log-import.ts).
+//
+// LMDB (a native module) is loaded only when the embedded store is opened, as the Redis client is only
+// with Redis: a process holds the code of one of the two.
 
 import { dirname, join } from 'node:path';
 import Keyv from 'keyv';
 import type { Logger } from '../logger.ts';
 import type { Config } from '../config.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
-import { LmdbStore } from './lmdb-store.ts';
 import { importLegacyLog, readLegacyLog } from './legacy-log-import.ts';
 import { createRedisConnection, usesRedis } from './redis-connection.ts';
 
@@ -25,11 +27,12 @@ export function embeddedDatabasePath(legacyLogPath: string): string {
 }
 
 export async function openKeyv(config: Config, log: Logger, blobs: Pick<BlobStore, 'embeddedMetadataPath'>): Promise<Keyv> {
-  const redis = createRedisConnection(config.metadata, log, 'metadata');
+  const redis = await createRedisConnection(config.metadata, log, 'metadata');
   if (redis) return new Keyv({ store: redis.keyvStore(NAMESPACE), namespace: NAMESPACE, useKeyPrefix: false });
   const legacyLog = blobs.embeddedMetadataPath();
   if (legacyLog === undefined) return new Keyv({ namespace: NAMESPACE });
   const path = embeddedDatabasePath(legacyLog);
+  const { LmdbStore } = await import('./lmdb-store.ts');
   const store = await LmdbStore.open(path);
   try {
     const result = await importLegacyLog(store, legacyLog, (message) => log.warn({ file: legacyLog }, message));
@@ -51,6 +54,7 @@ export async function openKeyvForReading(config: Config, log: Logger, blobs: Pic
   const legacyLog = blobs.embeddedMetadataPath();
   if (usesRedis(config) || legacyLog === undefined) return openKeyv(config, log, blobs);
   try {
+    const { LmdbStore } = await import('./lmdb-store.ts');
     return new Keyv({ store: await LmdbStore.open(embeddedDatabasePath(legacyLog), { readOnly: true }), namespace: NAMESPACE });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

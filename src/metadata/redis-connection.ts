@@ -2,8 +2,11 @@
 // the metadata store (Keyv) and by the replicas' leases. Every connection fails fast while Redis is away
 // (no offline queue) and keeps reconnecting in the background, so the mirror carries on from its blob
 // store instead of queueing requests behind Redis.
+//
+// The client module is loaded only when Redis is configured: a mirror on the embedded metadata never needs
+// it, and loading it costs ~8 MiB of resident memory (issue 11: the memory row).
 
-import KeyvRedis, { createClient, createCluster, createSentinel } from '@keyv/redis';
+import type KeyvRedis from '@keyv/redis';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 
@@ -29,30 +32,46 @@ const SOCKET = {
   reconnectStrategy: (retries: number): number => Math.min(100 * 2 ** retries, 2000),
 };
 
+/**
+ * A fresh copy of SOCKET for each client. The client writes the URL's host and port into the socket options
+ * it is given, and @redis/client reuses the command table it builds for a client (~150 ms and ~14 MiB of
+ * short-lived heap) only for options that look the same as the last ones: a shared object changed by the
+ * first client made the second (the leases') build its own, which grew the heap at every start.
+ */
+function socketOptions(): typeof SOCKET {
+  return { ...SOCKET };
+}
+
 /** Where Redis is, if anywhere: the part of `metadata` connections and leases need. */
 export type RedisSettings = Pick<Config['metadata'], 'redis' | 'redisCluster' | 'redisSentinel'>;
 
 /** Whether metadata (and so leases, tokens) live in Redis: replicas may share this mirror's store. */
 export function usesRedis(config: Config): boolean {
-  const { redis, redisCluster, redisSentinel } = config.metadata;
-  return redis !== undefined || redisCluster !== undefined || redisSentinel !== undefined;
+  return hasRedis(config.metadata);
+}
+
+/** Whether these settings name a Redis deployment (what createRedisConnection needs to make one). */
+export function hasRedis(metadata: RedisSettings): boolean {
+  return metadata.redis !== undefined || metadata.redisCluster !== undefined || metadata.redisSentinel !== undefined;
 }
 
 /** A new, not yet connected client for the configured deployment; undefined without Redis. */
-export function createRedisConnection(metadata: RedisSettings, log: Logger, purpose: string): RedisConnection | undefined {
+export async function createRedisConnection(metadata: RedisSettings, log: Logger, purpose: string): Promise<RedisConnection | undefined> {
+  if (!hasRedis(metadata)) return undefined;
+  const { default: KeyvRedis, createClient, createCluster, createSentinel } = await import('@keyv/redis');
   const { redis, redisCluster, redisSentinel } = metadata;
   let client: unknown;
   let keyvStore: (namespace: string) => KeyvRedis<unknown>;
   // Failing to connect must not throw from the store: the mirror runs on without metadata meanwhile.
   const storeOptions = (namespace: string) => ({ throwOnConnectError: false, namespace });
   if (redis !== undefined) {
-    const single = createClient({ url: redis, disableOfflineQueue: true, socket: SOCKET });
+    const single = createClient({ url: redis, disableOfflineQueue: true, socket: socketOptions() });
     client = single;
     keyvStore = (namespace) => new KeyvRedis(single, storeOptions(namespace));
   } else if (redisCluster !== undefined) {
     const cluster = createCluster({
       rootNodes: redisCluster.map((url) => ({ url })),
-      defaults: { disableOfflineQueue: true, socket: SOCKET },
+      defaults: { disableOfflineQueue: true, socket: socketOptions() },
     });
     client = cluster;
     keyvStore = (namespace) => new KeyvRedis(cluster, storeOptions(namespace));
@@ -63,8 +82,8 @@ export function createRedisConnection(metadata: RedisSettings, log: Logger, purp
         const colon = node.lastIndexOf(':');
         return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) };
       }),
-      nodeClientOptions: { disableOfflineQueue: true, socket: SOCKET },
-      sentinelClientOptions: { socket: SOCKET },
+      nodeClientOptions: { disableOfflineQueue: true, socket: socketOptions() },
+      sentinelClientOptions: { socket: socketOptions() },
     });
     client = sentinel;
     keyvStore = (namespace) => new KeyvRedis(sentinel, storeOptions(namespace));

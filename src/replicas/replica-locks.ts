@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Lease } from '../leases/lease.ts';
 import type { Logger } from '../logger.ts';
-import { createRedisConnection, type RedisConnection, type RedisSettings } from '../metadata/redis-connection.ts';
+import { createRedisConnection, hasRedis, type RedisConnection, type RedisSettings } from '../metadata/redis-connection.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { StoreLocks } from './store-locks.ts';
 
@@ -67,27 +67,42 @@ const PUBLISH = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 
 export class RedisLocks implements ReplicaLocks {
   readonly replicaId = randomUUID();
-  private readonly client: RedisConnection['commands'];
+  /** Set once the connection is made (the Redis client module loads first); ready() waits for it. */
+  private client: RedisConnection['commands'] | undefined;
   private readonly log: Logger;
+  /** Settles once the client exists (its module loaded), before it has connected. */
+  private readonly made: Promise<void>;
   private readonly connecting: Promise<unknown>;
   private connected = false;
+  private closed = false;
 
-  constructor(connection: RedisConnection, log: Logger) {
+  constructor(connection: RedisConnection | Promise<RedisConnection | undefined>, log: Logger) {
     this.log = log;
-    this.client = connection.commands;
-    this.connecting = this.client.connect().then(
-      () => (this.connected = true),
-      (error: unknown) => log.warn({ err: error }, 'redis (leases) not reachable'),
+    this.made = Promise.resolve(connection).then(
+      (made) => {
+        // Closed while the client module was still loading: never connect.
+        if (made !== undefined && this.closed) made.commands.destroy();
+        else this.client = made?.commands;
+      },
+      (error: unknown) => log.warn({ err: error }, 'redis client could not be made'),
     );
+    this.connecting = this.made
+      .then(async () => {
+        if (this.client === undefined) return;
+        await this.client.connect();
+        this.connected = true;
+      })
+      .catch((error: unknown) => log.warn({ err: error }, 'redis (leases) not reachable'));
   }
 
   async tryAcquire(name: string, options: LeaseOptions = {}): Promise<Lease | undefined> {
     const { leaseMs = LEASE_MS, whenUnavailable = 'grant' } = options;
     const key = leaseKey(name);
     const token = `${this.replicaId}:${randomUUID()}`;
+    let client: RedisConnection['commands'];
     try {
-      await this.ready();
-      const answer = await this.client.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } });
+      client = await this.ready();
+      const answer = await client.set(key, token, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } });
       if (answer !== 'OK') return undefined;
     } catch (error) {
       if (whenUnavailable === 'throw') throw error;
@@ -97,7 +112,7 @@ export class RedisLocks implements ReplicaLocks {
     const keys = [key, key + INFO_SUFFIX];
     let lost = false;
     const renewal = setInterval(() => {
-      this.client.eval(RENEW, { keys, arguments: [token, String(leaseMs)] }).then(
+      client.eval(RENEW, { keys, arguments: [token, String(leaseMs)] }).then(
         (renewed) => (lost ||= Number(renewed) !== 1),
         () => (lost = true),
       );
@@ -108,11 +123,11 @@ export class RedisLocks implements ReplicaLocks {
         return lost;
       },
       publish: async (info) => {
-        await this.client.eval(PUBLISH, { keys, arguments: [token, info, String(leaseMs)] }).catch(() => undefined);
+        await client.eval(PUBLISH, { keys, arguments: [token, info, String(leaseMs)] }).catch(() => undefined);
       },
       release: async () => {
         clearInterval(renewal);
-        await this.client.eval(RELEASE, { keys, arguments: [token] }).catch(() => undefined);
+        await client.eval(RELEASE, { keys, arguments: [token] }).catch(() => undefined);
       },
     };
   }
@@ -120,8 +135,8 @@ export class RedisLocks implements ReplicaLocks {
   async peek(name: string): Promise<{ held: boolean; info: string | undefined }> {
     const key = leaseKey(name);
     try {
-      await this.ready();
-      const [holder, info] = await Promise.all([this.client.get(key), this.client.get(key + INFO_SUFFIX)]);
+      const client = await this.ready();
+      const [holder, info] = await Promise.all([client.get(key), client.get(key + INFO_SUFFIX)]);
       return { held: holder !== null, info: info ?? undefined };
     } catch {
       return { held: false, info: undefined };
@@ -129,15 +144,19 @@ export class RedisLocks implements ReplicaLocks {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     // A client still trying to reach Redis would never finish a graceful close.
+    if (this.client === undefined) return;
     if (this.connected) await this.client.close().catch(() => undefined);
     else await Promise.resolve(this.client.destroy()).catch(() => undefined);
   }
 
-  private async ready(): Promise<void> {
-    if (this.connected) return;
-    await Promise.race([this.connecting, new Promise((resolve) => setTimeout(resolve, 1000))]);
-    if (!this.connected) throw new Error('redis not ready');
+  private async ready(): Promise<RedisConnection['commands']> {
+    // The second is for Redis to answer; loading the client module (once per process) is not counted in it.
+    await this.made;
+    if (!this.connected) await Promise.race([this.connecting, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    if (!this.connected || this.client === undefined) throw new Error('redis not ready');
+    return this.client;
   }
 }
 
@@ -146,8 +165,7 @@ export class RedisLocks implements ReplicaLocks {
  * on this host share it (`sharedStore`: workers, issue 11), else in-process ones.
  */
 export function openReplicaLocks(metadata: RedisSettings, log: Logger, sharedStore?: Pick<BlobStore, 'notedLock'>): ReplicaLocks {
-  const connection = createRedisConnection(metadata, log, 'leases');
-  if (connection) return new RedisLocks(connection, log);
+  if (hasRedis(metadata)) return new RedisLocks(createRedisConnection(metadata, log, 'leases'), log);
   const notedLock = sharedStore?.notedLock?.bind(sharedStore);
   return notedLock ? new StoreLocks(notedLock, log) : new LocalLocks();
 }
