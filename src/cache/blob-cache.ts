@@ -229,7 +229,11 @@ export class BlobCache {
   private async kept(digest: Digest): Promise<BlobSource | undefined> {
     const stat = await this.deps.store.stat(digest);
     if (!stat) return undefined;
-    return { size: stat.size, outcome: 'hit', fromRouteUpstream: false, open: (range) => this.deps.store.open(digest, range) };
+    // The whole blob asked for as the byte range it is: the store reads exactly that much and stops (a file
+    // stream without an end reads once more to find the end of the file — a thread-pool round trip and a
+    // buffer of the read size per download, a fifth of the work for a 1 MiB blob).
+    const whole = stat.size > 0 ? { start: 0, end: stat.size - 1 } : undefined;
+    return { size: stat.size, outcome: 'hit', fromRouteUpstream: false, open: (range) => this.deps.store.open(digest, range ?? whole) };
   }
 
   private async fetch(target: RouteTarget, digest: Digest): Promise<UpstreamBlob> {
