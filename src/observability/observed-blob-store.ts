@@ -5,6 +5,7 @@
 
 import type { Digest } from '../reference.ts';
 import type { BlobStore, BlobWriter } from '../storage/blob-store.ts';
+import { storeView } from '../storage/store-view.ts';
 
 export interface StoreObserver {
   kept(digest: string, bytes: number): void;
@@ -41,24 +42,13 @@ export function observeBlobStore(store: BlobStore, observer: StoreObserver): Blo
         };
       },
     });
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      switch (property) {
-        case 'put':
-          return (digest: Digest, bytes: Buffer) => keeping(digest, () => bytes.length, () => target.put(digest, bytes));
-        case 'create':
-          return async (...args: Parameters<BlobStore['create']>) => wrapWriter(await target.create(...args));
-        case 'remove':
-          return async (digest: Digest) => {
-            const before = await target.stat(digest);
-            await target.remove(digest);
-            if (before) observer.removed(digest.text, before.size);
-          };
-        default: {
-          const value: unknown = Reflect.get(target, property, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        }
-      }
+  return storeView(store, {
+    put: (digest, bytes) => keeping(digest, () => bytes.length, () => store.put(digest, bytes)),
+    create: async (...args) => wrapWriter(await store.create(...args)),
+    remove: async (digest) => {
+      const before = await store.stat(digest);
+      await store.remove(digest);
+      if (before) observer.removed(digest.text, before.size);
     },
   });
 }

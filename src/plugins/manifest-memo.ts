@@ -12,6 +12,7 @@
 
 import type { Digest } from '../reference.ts';
 import type { BlobStat, BlobStore } from '../storage/blob-store.ts';
+import { storeView } from '../storage/store-view.ts';
 
 /** Bytes of manifests held at once: thousands of typical ones (a few KiB each). */
 export const MANIFEST_MEMO_BYTES = 16 * 1024 * 1024;
@@ -43,20 +44,7 @@ export class ManifestMemo {
       this.forget(digest);
       await store.remove(digest);
     };
-    const own = new Map<PropertyKey, unknown>([
-      ['stat', stat],
-      ['readAll', readAll],
-      ['put', put],
-      ['remove', remove],
-    ]);
-    this.store = new Proxy(store, {
-      get(target, property, receiver) {
-        const mine = own.get(property);
-        if (mine) return mine;
-        const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    this.store = storeView(store, { stat, readAll, put, remove });
   }
 
   /** Drops a digest (evicted or removed): the next request asks the store again. */

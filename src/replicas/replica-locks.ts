@@ -76,9 +76,9 @@ export class RedisLocks implements ReplicaLocks {
   private connected = false;
   private closed = false;
 
-  constructor(connection: RedisConnection | Promise<RedisConnection | undefined>, log: Logger) {
+  constructor(connection: Promise<RedisConnection | undefined>, log: Logger) {
     this.log = log;
-    this.made = Promise.resolve(connection).then(
+    this.made = connection.then(
       (made) => {
         // Closed while the client module was still loading: never connect.
         if (made !== undefined && this.closed) made.commands.destroy();
