@@ -47,18 +47,32 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-test('refusing an unknown user takes as long as refusing a known one with a wrong password (< 20 %)', async (t) => {
+// The test runs beside other test files on two cores, so single timings swing by tens of percent. Each
+// round times one known and one unknown refusal back to back (alternating which goes first), and the
+// verdict is the median of the rounds' ratios: a busy moment hits both halves of a round alike. A dummy
+// hash one bcrypt cost step off doubles or halves the unknown user's time (ratio ~2 or ~0.5); the bound
+// of 1.35 catches that and leaves room for the noise seen in CI (20 % between plain medians).
+test('refusing an unknown user takes as long as refusing a known one with a wrong password (ratio within 1.35)', async (t) => {
   await refusalMs('alice'); // warm-up: connection, JIT
   const known: number[] = [];
   const unknown: number[] = [];
+  const ratios: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    // Interleaved, so a busy moment on the machine hits both alike.
-    known.push(await refusalMs(['alice', 'bob', 'carol'][i % 3] as string));
-    unknown.push(await refusalMs(`nobody-${i}`));
+    const user = ['alice', 'bob', 'carol'][i % 3] as string;
+    let k: number;
+    let u: number;
+    if (i % 2 === 0) {
+      k = await refusalMs(user);
+      u = await refusalMs(`nobody-${i}`);
+    } else {
+      u = await refusalMs(`nobody-${i}`);
+      k = await refusalMs(user);
+    }
+    known.push(k);
+    unknown.push(u);
+    ratios.push(u / k);
   }
-  const k = median(known);
-  const u = median(unknown);
-  const difference = Math.abs(k - u) / Math.max(k, u);
-  t.diagnostic(`median refusal: known user ${k.toFixed(1)} ms, unknown user ${u.toFixed(1)} ms, difference ${(difference * 100).toFixed(1)} %`);
-  assert.ok(difference < 0.2, `known ${k.toFixed(1)} ms vs unknown ${u.toFixed(1)} ms differ by ${(difference * 100).toFixed(1)} %`);
+  const ratio = median(ratios);
+  t.diagnostic(`median refusal: known user ${median(known).toFixed(1)} ms, unknown user ${median(unknown).toFixed(1)} ms; median unknown/known per round ${ratio.toFixed(2)}`);
+  assert.ok(ratio < 1.35 && ratio > 1 / 1.35, `an unknown user's refusal takes ${ratio.toFixed(2)}× a known user's (median of ${ROUNDS} rounds)`);
 });
