@@ -22,6 +22,7 @@ import { registryApi } from './routes/registry-api.ts';
 import { setupPages } from './routes/setup-pages.ts';
 import { statusPage } from './routes/status-page.ts';
 import { inheritedTicketKeys } from './workers/worker-secrets.ts';
+import { TicketKeyRatchet } from './tls-ticket-keys.ts';
 import './routes/request-context.ts';
 
 export interface AppDeps {
@@ -53,8 +54,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const limits = clientLimits(config);
   const app = fastify({
     // Node's own time-outs are constructor options (the checking interval can only be set there).
-    // Workers of one host share TLS ticket keys, so a session resumes on whichever worker a reconnect reaches.
-    ...(tls ? { https: { ...tls, ...limits.node, ...inheritedTicketKeys() } } : { http: limits.node }),
+    ...(tls ? { https: { ...tls, ...limits.node } } : { http: limits.node }),
     connectionTimeout: limits.idle,
     keepAliveTimeout: config.limits.keepAliveTimeout,
     requestTimeout: limits.node.requestTimeout,
@@ -77,6 +77,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }) as unknown as FastifyInstance;
   // Past this many open connections Node closes new ones as soon as it accepts them (issue 9).
   app.server.maxConnections = config.limits.maxConnections;
+  if (config.tls) {
+    // Session-ticket keys that step every tls.ticketKeyRotation: a key read from this process later does not
+    // decrypt sessions resumed before. Workers of one host start from the key their primary handed them, so
+    // a session resumes on whichever worker a reconnect reaches.
+    const inherited = inheritedTicketKeys();
+    const period = config.tls.ticketKeyRotation;
+    const ticketKeys = inherited ? new TicketKeyRatchet(inherited, period) : TicketKeyRatchet.fresh(period);
+    const stopRotating = ticketKeys.drive(app.server as unknown as { setTicketKeys(keys: Buffer): void });
+    app.addHook('onClose', async () => stopRotating());
+  }
 
   // Graceful close: Fastify closes the connections idle when close() starts, but a keep-alive connection
   // whose response was still in flight turns idle only later and would then hold close() open for the

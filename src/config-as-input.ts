@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 const DURATION_KEYS = new Set([
   'tagTtl', 'negativeTtl', 'evictionGrace', 'evictionInterval', 'maxAge', 'tokenTtl', 'failedLoginWindow', 'tagRecordTtl',
   'connect', 'idle', 'fillQueueTimeout', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'clientIdleTimeout',
+  'ticketKeyRotation',
 ]);
 /** Keys whose values are bytes in the parsed config. */
 const SIZE_KEYS = new Set(['maxSize', 'maxManifestSize', 'maxBlobSize']);

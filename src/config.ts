@@ -251,7 +251,19 @@ const schema = z
     // X-Forwarded-Host/-Proto/-For name the client's view only when a trusted proxy set them.
     trustProxy: z.boolean().default(false),
     // HTTPS from PEM files (read and checked at start); absent = plain HTTP, e.g. behind a TLS proxy.
-    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    tls: z
+      .object({
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        // How long one TLS session-ticket key is used before the next replaces it (src/tls-ticket-keys.ts).
+        // At least Node's ticket lifetime (5 minutes), so a fresh ticket is not refused at once; at most a
+        // day (and within what a timer can wait).
+        ticketKeyRotation: duration
+          .default('1h')
+          .refine((ms) => ms >= 5 * 60_000 && ms <= 24 * 3_600_000, 'expected a duration from 5m to 24h'),
+      })
+      .strict()
+      .optional(),
     auth: auth.optional(),
     replicas: replicas.optional(),
     // Processes serving one port on this host (issue 11): a number, or auto = one per CPU core. They share
@@ -423,7 +435,7 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
     ...parsed,
     defaultUpstream: parsed.defaultUpstream ?? (resolveDefaultUpstream(parsed.upstreams) as string),
     storage: { ...parsed.storage, path: path.resolve(baseDir, parsed.storage.path) },
-    ...(parsed.tls && { tls: { cert: path.resolve(baseDir, parsed.tls.cert), key: path.resolve(baseDir, parsed.tls.key) } }),
+    ...(parsed.tls && { tls: { ...parsed.tls, cert: path.resolve(baseDir, parsed.tls.cert), key: path.resolve(baseDir, parsed.tls.key) } }),
     ...(parsed.auth && { auth: { ...parsed.auth, htpasswd: path.resolve(baseDir, parsed.auth.htpasswd) } }),
     upstreams,
   });

@@ -55,7 +55,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     await ensurePortFree(config.listen);
     const log = format === 'pretty' ? prettyLogger(config.logLevel) : pino({ level: config.logLevel });
     log.info({ workers: count, listen: `${config.listen.host}:${config.listen.port}` }, 'starting workers');
-    return runPrimary({ count, log, stopAfterMs: SHUTDOWN_GRACE_MS + 5_000 });
+    return runPrimary({ count, log, stopAfterMs: SHUTDOWN_GRACE_MS + 5_000, ticketKeyRotationMs: config.tls?.ticketKeyRotation });
   }
   const logger = serverLogger(config.logLevel, format);
   const app = await buildApp(config, logger ? { logger } : {});

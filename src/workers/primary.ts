@@ -15,7 +15,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../logger.ts';
 import { aggregateWorkerMetrics } from './cluster-metrics.ts';
-import { secretsForWorkers } from './worker-secrets.ts';
+import { TicketKeyRatchet } from '../tls-ticket-keys.ts';
+import { secretsForWorkers, ticketKeysForWorker } from './worker-secrets.ts';
 import { WORKER_INDEX_ENV } from './worker-count.ts';
 
 export interface PrimaryOptions {
@@ -23,6 +24,8 @@ export interface PrimaryOptions {
   log: Logger;
   /** After SIGTERM, workers still running this much later are killed (their own grace runs first). */
   stopAfterMs: number;
+  /** With tls: how often the workers' shared TLS ticket key steps (tls.ticketKeyRotation). */
+  ticketKeyRotationMs?: number;
 }
 
 /** The first pause before a restart; doubled for each worker that dies soon after its start. */
@@ -59,10 +62,16 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   // One set for every worker and every restart: a TLS session resumes, and a client-auth token is good, on
   // whichever worker a client reaches.
   const env = secretsForWorkers();
+  // The primary serves no TLS: it steps the ticket key along with the workers, to hand a worker forked
+  // later the key the others use by then, and so that it holds no replaced key either.
+  const ticketKeys = options.ticketKeyRotationMs === undefined ? undefined : TicketKeyRatchet.fresh(options.ticketKeyRotationMs);
+  const stopTicketSteps = ticketKeys?.stepOnSchedule();
 
   return new Promise<number>((resolve) => {
     const finishIfDone = (): void => {
-      if (stopping && slots.every((slot) => slot.worker === undefined)) resolve(status);
+      if (!stopping || slots.some((slot) => slot.worker !== undefined)) return;
+      stopTicketSteps?.();
+      resolve(status);
     };
 
     const stop = (signal: NodeJS.Signals, why: number): void => {
@@ -87,7 +96,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       slot.restart = undefined;
       slot.listening = false;
       slot.startedAt = Date.now();
-      const worker = cluster.fork({ ...env, [WORKER_INDEX_ENV]: String(slot.index) });
+      const worker = cluster.fork({ ...env, ...(ticketKeys && ticketKeysForWorker(ticketKeys)), [WORKER_INDEX_ENV]: String(slot.index) });
       slot.worker = worker;
       worker.on('listening', () => {
         slot.listening = true;

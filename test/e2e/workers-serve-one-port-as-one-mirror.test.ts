@@ -1,16 +1,20 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { after, before, describe, test } from 'node:test';
 import { seedImage, type SeededImage } from './support/images.ts';
-import type { MirrorProcess } from './support/mirror-process.ts';
+import { type MirrorProcess, writeMirrorConfig } from './support/mirror-process.ts';
+import { spawnTracked } from './support/tracked-process.ts';
 import { skopeoCopy } from './support/skopeo-client.ts';
 import { makeTempDir, removeTempDir } from './support/temp-dir.ts';
 import { startUpstreamRegistry, type UpstreamRegistry } from './support/upstream-registry.ts';
 import { waitFor } from './support/wait-for.ts';
-import { answeredBy, getOnNewConnection, readyWorkers, startMirrorWorkers, workerLogLines } from './support/mirror-workers.ts';
+import { answeredBy, getOnNewConnection, readyWorkers, startMirrorWorkers, waitForWorkers, workerLogLines } from './support/mirror-workers.ts';
 import { connectionRefused } from './support/connection-refused.ts';
 
 // `workers: 2` (issue 11): two processes serve one port as one mirror. Cold clients of one blob spread over
@@ -173,3 +177,61 @@ for (const metadata of ['redis', 'embedded'] as const) {
     });
   });
 }
+
+/** One HTTPS GET on a TLS connection of its own, offering `session` to resume: whether it resumed, and the ticket it got. */
+function tlsGetOnNewConnection(port: number, ca: Buffer, pathAndQuery: string, session?: Buffer): Promise<{ reused: boolean; ticket: Buffer | undefined; response: string }> {
+  return new Promise((resolve, reject) => {
+    let reused = false;
+    let ticket: Buffer | undefined;
+    let response = '';
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca, ...(session && { session }) });
+    socket.setTimeout(15_000, () => socket.destroy(new Error(`no answer to ${pathAndQuery} in time`)));
+    socket.once('secureConnect', () => {
+      reused = socket.isSessionReused();
+      socket.write(`GET ${pathAndQuery} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    });
+    // TLS 1.3 tickets come after the handshake, in the data stream.
+    socket.on('session', (value: Buffer) => (ticket = value));
+    socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+    socket.once('end', () => resolve({ reused, ticket, response }));
+    socket.once('error', reject);
+  });
+}
+
+describe('workers: 2 over TLS', () => {
+  test('a TLS session resumes on either worker: the primary hands both the ticket key in force', async (t) => {
+    const dir = await makeTempDir('workers-tls');
+    t.after(() => removeTempDir(dir));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const { file, port } = await writeMirrorConfig(dir, {
+      logLevel: 'info',
+      workers: 2,
+      tls: { cert, key },
+      storage: { path: path.join(dir, 'store') },
+      upstreams: { dockerhub: { url: upstream.url } },
+    });
+    const proc = await spawnTracked(process.execPath, ['--import', 'tsx', path.resolve('src/server.ts'), '--config', file], { logFile: path.join(dir, 'mirror.log') });
+    t.after(() => proc.stop(2_000));
+    await waitForWorkers(dir, 2);
+    const ca = await readFile(cert);
+
+    const first = await tlsGetOnNewConnection(port, ca, '/v2/?tls=first');
+    assert.match(first.response, /^HTTP\/1\.1 200 /);
+    assert.ok(first.ticket, 'the server sent a session ticket');
+    const urls: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const url = `/v2/?tls=resume-${i}`;
+      urls.push(url);
+      const again = await tlsGetOnNewConnection(port, ca, url, first.ticket);
+      assert.match(again.response, /^HTTP\/1\.1 200 /);
+      console.log(i, again.reused, [...await answeredBy(dir, url)]);
+      assert.equal(again.reused, true, `connection ${i} resumed the session`);
+    }
+    const workers = new Set<number>();
+    for (const url of urls) for (const pid of await answeredBy(dir, url)) workers.add(pid);
+    assert.equal(workers.size, 2, 'the resumed connections were answered by both workers');
+  });
+});

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,8 @@ import { buildApp } from '../../src/app.ts';
 import { ConfigError, parseConfig } from '../../src/config.ts';
 import { MemoryRegistry } from '../support/memory-registry.ts';
 import { startMirror, type TestMirror } from '../support/mirror.ts';
-import { forgetInheritedSecrets, secretsForWorkers } from '../../src/workers/worker-secrets.ts';
+import { forgetInheritedSecrets, ticketKeysForWorker } from '../../src/workers/worker-secrets.ts';
+import { TICKET_KEY_BYTES, TicketKeyRatchet } from '../../src/tls-ticket-keys.ts';
 
 // `tls: { cert, key }` makes the mirror HTTPS; clients that trust the certificate pull through it.
 
@@ -105,7 +107,7 @@ function resumes(url: string, ca: Buffer, ticket: Buffer): Promise<boolean> {
   });
 }
 
-test('workers given the same ticket keys resume each other’s TLS sessions; servers with their own keys do not', async (t) => {
+test('workers given the same ticket key resume each other’s TLS sessions, also after the key steps; old tickets stop resuming', async (t) => {
   const tls = { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
   const ca = await readFile(tls.cert);
   const start = async (keys: Record<string, string> | undefined): Promise<TestMirror> => {
@@ -116,7 +118,10 @@ test('workers given the same ticket keys resume each other’s TLS sessions; ser
       forgetInheritedSecrets();
     }
   };
-  const shared = secretsForWorkers();
+  // What a primary hands its workers: the key in force and the instant of its next step, here 1.5 s away
+  // (the configured period, at least 5 minutes, applies after that).
+  const STEP_IN_MS = 1500;
+  const shared = ticketKeysForWorker(new TicketKeyRatchet({ key: randomBytes(TICKET_KEY_BYTES), rotatesAt: Date.now() + STEP_IN_MS }, 3_600_000));
   const first = await start(shared);
   const second = await start(shared);
   const stranger = await start(undefined);
@@ -124,6 +129,12 @@ test('workers given the same ticket keys resume each other’s TLS sessions; ser
 
   const ticket = await sessionTicket(first.url, ca);
   assert.equal(await resumes(first.url, ca, ticket), true, 'the same worker resumes');
-  assert.equal(await resumes(second.url, ca, ticket), true, 'another worker with the shared keys resumes');
-  assert.equal(await resumes(stranger.url, ca, ticket), false, 'a server with keys of its own does a full handshake');
+  assert.equal(await resumes(second.url, ca, ticket), true, 'another worker with the shared key resumes');
+  assert.equal(await resumes(stranger.url, ca, ticket), false, 'a server with a key of its own does a full handshake');
+
+  await new Promise((resolve) => setTimeout(resolve, STEP_IN_MS + 300));
+  assert.equal(await resumes(first.url, ca, ticket), false, 'after the step, a ticket of the old key is not accepted');
+  assert.equal(await resumes(second.url, ca, ticket), false, 'nor on the other worker');
+  const next = await sessionTicket(second.url, ca);
+  assert.equal(await resumes(first.url, ca, next), true, 'both stepped to the same key: a new ticket resumes on the other worker');
 });
