@@ -1,5 +1,6 @@
-// Load generators, each a separate process so the runner's own event loop (which also hosts the upstream's
-// counting proxies) never throttles a system: wrk for request rates, curl for blob transfers and timings.
+// Load generators, each a separate process so the runner's own event loop never throttles a system (the
+// upstream's counting proxies run in worker threads of their own): wrk for request rates, curl for blob transfers
+// and timings.
 // Plus the untimed checks: fetch-and-hash, and memory readings from /proc.
 
 import { createHash } from 'node:crypto';
