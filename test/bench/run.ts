@@ -28,6 +28,7 @@ import {
   runWrk,
   runWrkSpread,
   cpuSeconds,
+  cpuSecondsOf,
   sampleRss,
 } from './load.ts';
 import {
@@ -192,8 +193,14 @@ interface SystemRun {
   notes: Record<string, unknown>;
 }
 
-async function benchSystem(sys: SystemUnderTest, proxy: CountingProxy, economyProxy: CountingProxy, upstream: UpstreamRegistry, s: Seeds): Promise<SystemRun> {
-  const base = `${sys.url}/v2/${s.repo}`;
+/**
+ * All rows of one system. `restart` stops the system and starts it again (same configuration, same store
+ * directory) and resolves with the new process: the memory row runs on a fresh one, so its peak is what the row
+ * costs and not what the earlier rows left in the heap and in malloc's free lists.
+ */
+async function benchSystem(first: SystemUnderTest, restart: () => Promise<SystemUnderTest>, proxy: CountingProxy, economyProxy: CountingProxy, upstream: UpstreamRegistry, s: Seeds): Promise<SystemRun> {
+  let sys = first;
+  let base = `${sys.url}/v2/${s.repo}`;
   const blobUrl = (b: PushedBlob): string => `${base}/blobs/${b.digest}`;
   const samples: Record<string, number[]> = {};
   const notes: Record<string, unknown> = {};
@@ -245,13 +252,19 @@ async function benchSystem(sys: SystemUnderTest, proxy: CountingProxy, economyPr
 
   say(`${sys.label}: cold large blob (curl)`);
   for (const blob of s.coldLarge) {
+    const pids = await sys.pids();
+    const cpuBefore = await cpuSecondsOf(pids);
     const batch = await runCurls(blobUrl(blob), 1);
+    // Work the system does after the client's last byte (commit, bookkeeping) belongs to the fill too.
+    await new Promise((r) => setTimeout(r, 300));
+    const cpuAfter = await cpuSecondsOf(pids);
     checkBatch('cold large blob', batch, blob.size);
     const r = batch.results[0];
     if (r !== undefined) {
       add('coldLargeTtfbMs', r.ttfbSeconds * 1000);
       add('coldLargeTotalS', r.totalSeconds);
     }
+    add('coldLargeCpuS', cpuAfter - cpuBefore);
     await expectBlob('cold large blob, fetched again', blobUrl(blob), blob);
   }
 
@@ -269,8 +282,11 @@ async function benchSystem(sys: SystemUnderTest, proxy: CountingProxy, economyPr
     await expectBlob('cold herd blob, fetched again', blobUrl(blob), blob);
   }
 
-  say(`${sys.label}: memory (${P.memClients} curls on a cold ${P.memBlob / MiB} MiB blob)`);
+  say(`${sys.label}: memory (${P.memClients} curls on a cold ${P.memBlob / MiB} MiB blob, on a freshly started process)`);
   {
+    const replaced = await readMemory(sys.pid);
+    sys = await restart();
+    base = `${sys.url}/v2/${s.repo}`;
     const before = await readMemory(sys.pid);
     const reset = await resetPeakMemory(sys.pid);
     const sampler = sampleRss(sys.pid);
@@ -281,7 +297,15 @@ async function benchSystem(sys: SystemUnderTest, proxy: CountingProxy, economyPr
     // VmHWM catches peaks between samples, but only counts from the reset; without one, the sampled peak.
     const peak = reset ? Math.max(sampled, after.hwm) : sampled;
     add('memoryPeakMiB', peak / MiB);
-    notes.memory = { rssBeforeMiB: before.rss / MiB, peakResetWorked: reset, sampledPeakMiB: sampled / MiB, vmHwmMiB: after.hwm / MiB, totalS: batch.wallSeconds };
+    notes.memory = {
+      freshProcess: true,
+      rssOfReplacedProcessMiB: replaced.rss / MiB,
+      rssBeforeMiB: before.rss / MiB,
+      peakResetWorked: reset,
+      sampledPeakMiB: sampled / MiB,
+      vmHwmMiB: after.hwm / MiB,
+      totalS: batch.wallSeconds,
+    };
     await expectBlob('memory row blob, fetched again', blobUrl(s.mem), s.mem);
   }
 
@@ -565,6 +589,8 @@ async function cleanRedis(runId: string, digests: string[]): Promise<void> {
   if (keys.size > 0) await runCommand('redis-cli', [...cli, 'DEL', ...keys]);
 }
 
+const fmtSeconds = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '–');
+
 const size = (n: number): string => (n >= 1024 * MiB ? `${n / (1024 * MiB)} GiB` : `${n / MiB} MiB`);
 
 async function main(): Promise<number> {
@@ -625,10 +651,17 @@ async function main(): Promise<number> {
       const dir = join(tmp, step.id);
       await mkdir(dir, { recursive: true });
       let sys: SystemUnderTest | undefined;
+      const restart = async (): Promise<SystemUnderTest> => {
+        say(`restarting ${step.id}`);
+        await sys?.stop();
+        sys = undefined;
+        sys = await step.start(dir, proxy.url, economyProxy.url);
+        return sys;
+      };
       try {
         say(`starting ${step.id}`);
         sys = await step.start(dir, proxy.url, economyProxy.url);
-        perSystem[step.id] = await benchSystem(sys, proxy, economyProxy, upstream, seeds);
+        perSystem[step.id] = await benchSystem(sys, restart, proxy, economyProxy, upstream, seeds);
       } catch (e) {
         const log = sys === undefined ? '' : (await sys.log()).slice(-3000);
         failures.push({ system: step.id, error: `${(e as Error).message}${log ? `\n--- log tail ---\n${log}` : ''}` });
@@ -780,7 +813,10 @@ async function main(): Promise<number> {
     `Mode ${smoke ? 'smoke' : 'full'}: medians of ${P.reps} repetition(s); wrk ${P.wrkSeconds} s per repetition, 1 thread. ` +
     `Ratio = pullthrough ÷ distribution. Upstream economy: ${P.econPulls} docker-like pulls (HEAD tag, GET manifest by digest, blobs) ` +
     `spread over ${P.econWindowS} s, pullthrough tagTtl ${P.econTtlS} s (${economyWindows} freshness windows); distribution has no tag TTL. ` +
-    `"Upstream direct" = curl through a counting proxy like the mirrors', with a pre-minted token.`;
+    `"Upstream direct" = curl through a counting proxy like the mirrors' (a worker thread of the bench runner), with a pre-minted token; ` +
+    `the registry itself, no proxy, sent the cold ${size(P.coldLarge)} in ${fmtSeconds(median(direct.samples.rawRegistryTotalS ?? []))} s (median). ` +
+    `CPU of the system: user + system seconds of its processes from the request to 300 ms after the last byte. ` +
+    `The memory row runs on a freshly restarted process (same configuration and store); its RSS before the row, and that of the process it replaced, are in the JSON notes.`;
   const replicaSetup =
     `${REPLICAS} pullthrough processes sharing one Redis and one store directory, same machine. "1 replica": the load all on ` +
     `replica 0 (the others idle); "${REPLICAS} replicas": the same load spread over all. Warm rows: ${REPLICAS} wrk processes at once ` +
