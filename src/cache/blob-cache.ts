@@ -90,10 +90,13 @@ export class BlobCache {
     if (running) {
       fill = running;
     } else {
-      const slot = await this.slots.acquire(client.address, client.signal);
+      const free = this.slots.tryAcquire(client.address);
+      const slot = free ?? (await this.slots.acquire(client.address, client.signal));
       try {
-        // While it waited, the blob may have been kept or its download started by someone else.
-        const keptMeanwhile = await this.kept(digest);
+        // While it waited, the blob may have been kept or its download started by someone else. A slot had
+        // at once leaves that look to leadOrFollow, which makes it anyway once it holds the lease: one
+        // file-system round trip fewer before a cold blob's first byte.
+        const keptMeanwhile = free ? undefined : await this.kept(digest);
         running = this.deps.fills.get(digest);
         if (keptMeanwhile || running) slot.release();
         if (keptMeanwhile) return keptMeanwhile;

@@ -62,6 +62,19 @@ export class ContentProvenance {
   }
 
   /**
+   * recordOrigin for a response that does not wait for the record: a blob download starting. Known to
+   * this process at once; the metadata write is issued after this turn of the event loop, since even
+   * unawaited its synchronous part (an LMDB put encodes and queues the write) would run before the first
+   * byte of the response is written.
+   */
+  noteOrigin(upstream: string, digest: Digest): void {
+    this.remember(digest, [upstream]);
+    setImmediate(() => {
+      this.recordOrigin(upstream, digest).catch((error: unknown) => this.deps.log.warn({ err: error, digest: digest.text }, 'origin not recorded'));
+    });
+  }
+
+  /**
    * Throws BLOB_UNKNOWN / MANIFEST_UNKNOWN (or the upstream's failure) unless the kept `digest` may be
    * served to `request` through `target`'s upstream; may ask that upstream with a HEAD.
    */

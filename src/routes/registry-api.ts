@@ -178,7 +178,10 @@ async function serveBlob(
   const source = await app.mirror.blobs.source(target, digest, { address: request.ip, signal: gone.signal });
   // The provenance gate (issue 9): a download of the route's own upstream records it as an origin; kept
   // content, and downloads of other upstreams or replicas, are served only if this client may have them.
-  if (source.fromRouteUpstream) await app.mirror.provenance.recordOrigin(target.upstream.name, digest);
+  // The origin's write to the metadata store is for later requests, and the first byte does not wait for
+  // it (noteOrigin): it waited for an LMDB commit or two Redis round trips, 10-40 ms of every cold blob's
+  // first byte on a loaded machine, up to the metadata time-out with Redis unreachable.
+  if (source.fromRouteUpstream) app.mirror.provenance.noteOrigin(target.upstream.name, digest);
   else await app.mirror.provenance.admit(request, target, digest, 'blob');
   setCacheOutcome(request, source.outcome);
   const range = parseRange(request.headers.range, source.size);

@@ -120,6 +120,18 @@ export class BlobFill extends EventEmitter {
    */
   async run(fetchUpstream: () => Promise<UpstreamBlob>, log: Logger, lease?: Lease, leader?: string): Promise<void> {
     let writer: BlobWriter | undefined;
+    let published: Promise<void> | undefined;
+    // The store's write is opened while the upstream is asked, not after it answered: the first byte then
+    // waits for one file-system round trip fewer. An empty write takes no room, so room is still asked for
+    // before any byte lands; a write not used (upstream refused, no room) is dropped.
+    let opening: Promise<BlobWriter> | undefined = (async () => this.store.create(this.digest.algorithm, { streamThroughOnDiskError: true }))();
+    // Its failure is seen where it is awaited.
+    opening.catch(() => undefined);
+    const dropUnused = async (): Promise<void> => {
+      const unused = opening;
+      opening = undefined;
+      await unused?.then((write) => write.abort(), () => undefined);
+    };
     try {
       const upstream = await fetchUpstream();
       if (upstream.size !== undefined && upstream.size > this.maxBlobSize) {
@@ -129,9 +141,12 @@ export class BlobFill extends EventEmitter {
       }
       // Room first, so eviction makes it before the bytes land rather than after.
       this.reservation = await this.disk.reserve(upstream.size);
-      if (this.reservation) {
-        writer = (await this.store.create(this.digest.algorithm, { streamThroughOnDiskError: true })).streamThroughOnDiskError();
+      if (this.reservation && opening) {
+        const opened = opening;
+        opening = undefined;
+        writer = (await opened).streamThroughOnDiskError();
       } else {
+        await dropUnused();
         writer = hashOnlyWriter(this.digest.algorithm, new Error('no room under storage.maxSize'));
         this.diskless = true;
         log.warn({ digest: this.digest.text, size: upstream.size }, 'store full with blobs in use, streaming through without keeping');
@@ -143,7 +158,10 @@ export class BlobFill extends EventEmitter {
       // `leader` is this replica's advertised address (replicas.advertise): followers whose store cannot read
       // this write (S3) stream it from here instead (src/routes/internal-fills.ts).
       const id = writer.storeError === undefined ? writer.id : null;
-      await lease?.publish(JSON.stringify({ temp: id, size: upstream.size ?? null, ...(leader !== undefined && id !== null && { leader }) }));
+      // The note is for other replicas only: this process's readers start at once, and the download does not
+      // wait for the note to be stored (a Redis round trip, or a lock file rewritten and renamed) before it
+      // reads on. Followers find the write whenever the note lands; the lease is let go only after it has.
+      published = lease?.publish(JSON.stringify({ temp: id, size: upstream.size ?? null, ...(leader !== undefined && id !== null && { leader }) })).catch(() => undefined);
       this.markStarted();
       await this.receive(upstream.body, writer, log);
       if (this.size !== undefined && this.written !== this.size) {
@@ -162,6 +180,7 @@ export class BlobFill extends EventEmitter {
       this.emit('committed');
     } catch (error) {
       await writer?.abort();
+      await dropUnused();
       this.reservation?.release();
       // Verified content that only failed to be kept is still being streamed from memory to its readers.
       if (!this.verified) this.recent.clear();
@@ -171,6 +190,9 @@ export class BlobFill extends EventEmitter {
       log.warn({ digest: this.digest.text, err: error, bytes: this.received }, 'blob fill failed');
       this.emit('failed', this.error);
     } finally {
+      // A note landing after the release would name a write nobody renews (a lock file rewritten by rename
+      // would even hold the lease again until it went stale).
+      await published;
       await lease?.release();
     }
   }

@@ -52,9 +52,8 @@ export class FillSlots {
    * Throws TOOMANYREQUESTS after the queue time-out; stops waiting (and throws) if `signal` aborts.
    */
   async acquire(client: string, signal?: AbortSignal): Promise<FillSlot> {
-    // No queue-jumping: while there is room in total, whoever still waits is held by their own
-    // per-client limit, which `hasRoom` checks for this client too.
-    if (this.hasRoom(client)) return this.take(client);
+    const free = this.tryAcquire(client);
+    if (free) return free;
     if (signal?.aborted) throw new RegistryError('UNAVAILABLE', 'the client left while waiting for a download slot');
     return new Promise<FillSlot>((resolve, reject) => {
       const waiter: Waiter = {
@@ -79,6 +78,13 @@ export class FillSlots {
       };
       this.queue.push(waiter);
     });
+  }
+
+  /** A slot at once if there is room for `client`, else undefined (nothing waits). */
+  tryAcquire(client: string): FillSlot | undefined {
+    // No queue-jumping: while there is room in total, whoever still waits is held by their own
+    // per-client limit, which `hasRoom` checks for this client too.
+    return this.hasRoom(client) ? this.take(client) : undefined;
   }
 
   private hasRoom(client: string): boolean {
