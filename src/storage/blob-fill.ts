@@ -25,6 +25,7 @@ import type { BlobStore, BlobWriter, InFlightReader } from './blob-store.ts';
 import { hashOnlyWriter } from './hashing-writer.ts';
 import { type DiskReservation, type DiskRoom, UNLIMITED_ROOM } from './disk-room.ts';
 import type { FillSlot } from './fill-slots.ts';
+import { chunksOf } from './readable-chunks.ts';
 import { RecentChunks } from './recent-chunks.ts';
 
 export interface UpstreamBlob {
@@ -238,7 +239,9 @@ export class BlobFill extends EventEmitter {
       return writing;
     };
     try {
-      for await (const chunk of body) {
+      // Chunk by chunk as the upstream's socket delivered them: while this loop waits for the disk, the body
+      // buffers, and its own iterator would then join what it holds into a fresh copy.
+      for await (const chunk of chunksOf(body)) {
         if (writeError !== undefined) throw writeError;
         // Cut the moment the body runs past what it announced (or past maxBlobSize with no announcement):
         // leaving the loop stops reading the upstream, and no reader ever sees those bytes.
