@@ -59,8 +59,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   /** The signal passed on to the workers: a worker that dies of it (before it could handle it) stopped as asked. */
   let forwarded: NodeJS.Signals | undefined;
   let status = 0;
-  // One set for every worker and every restart: a TLS session resumes, and a client-auth token is good, on
-  // whichever worker a client reaches.
+  // One set for every worker and every restart: a client-auth token is good on whichever worker a client
+  // reaches.
   const env = secretsForWorkers();
   // The primary serves no TLS: it steps the ticket key along with the workers, to hand a worker forked
   // later the key the others use by then, and so that it holds no replaced key either.
