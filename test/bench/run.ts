@@ -58,7 +58,7 @@ import { benchPhase, type PhaseResult } from './connection-rows.ts';
 import { SKOPEO_UPSTREAM_ID } from './skopeo-rows.ts';
 import { pushRandomBlob, type PushedBlob } from './seed-blob.ts';
 import { makeSelfSignedCert, type ResumptionProbe } from './tls.ts';
-import { startDistributionProxy, startPullthrough, startReplicas, type BenchS3, type SystemUnderTest } from './systems.ts';
+import { startBareRelay, startDistributionProxy, startPullthrough, startReplicas, type BenchS3, type SystemUnderTest } from './systems.ts';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { s3ClientFor, startRgw, type Rgw } from '../support/ceph-rgw.ts';
 
@@ -549,12 +549,14 @@ async function benchS3(dir: string, entry: string, upstreamUrl: (proxyUrl: strin
   }
 }
 
-async function directReference(upstream: UpstreamRegistry, s: Seeds): Promise<{ metrics: Metrics; samples: Record<string, number[]> }> {
+async function directReference(dir: string, upstream: UpstreamRegistry, s: Seeds): Promise<{ metrics: Metrics; samples: Record<string, number[]> }> {
   // A client pulling straight from the upstream, through a counting proxy like the mirrors' (the same path their
   // bytes take), with a pull token minted up front: no token dance in the timing, as for a warmed-up client.
   const proxy = await startCountingProxy(upstream.directUrl);
   const token = upstream.tokenServer?.issue([`repository:${s.repo}:pull`]) ?? '';
-  const samples: Record<string, number[]> = { coldLargeTtfbMs: [], coldLargeTotalS: [], rawRegistryTotalS: [] };
+  // The floor of any relay in Node: the same bytes through the same proxy, passed on and nothing else.
+  const relay = await startBareRelay(dir, proxy.url, `Bearer ${token}`);
+  const samples: Record<string, number[]> = { coldLargeTtfbMs: [], coldLargeTotalS: [], rawRegistryTotalS: [], bareRelayTotalS: [], bareRelayCpuS: [] };
   try {
     for (const blob of s.coldLarge) {
       const url = `/v2/${s.repo}/blobs/${blob.digest}`;
@@ -568,8 +570,16 @@ async function directReference(upstream: UpstreamRegistry, s: Seeds): Promise<{ 
       const raw = await runCurls(`${upstream.directUrl}${url}`, 1, { authorization: `Bearer ${token}` });
       checkBatch('upstream registry itself', raw, blob.size);
       samples.rawRegistryTotalS?.push(raw.results[0]?.totalSeconds ?? NaN);
+      const cpuBefore = await cpuSecondsOf([relay.pid]);
+      const relayed = await runCurls(`${relay.url}${url}`, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      samples.bareRelayCpuS?.push((await cpuSecondsOf([relay.pid])) - cpuBefore);
+      checkBatch('bare relay', relayed, blob.size);
+      samples.bareRelayTotalS?.push(relayed.results[0]?.totalSeconds ?? NaN);
+      await expectBlob('bare relay', `${relay.url}${url}`, blob);
     }
   } finally {
+    await relay.stop();
     await proxy.close();
   }
   return {
@@ -633,7 +643,7 @@ async function main(): Promise<number> {
     const seedStart = Date.now();
     seeds = await seed(upstream, runId, withReplicas);
     say(`seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
-    direct = await directReference(upstream, seeds);
+    direct = await directReference(tmp, upstream, seeds);
 
     const login = (url: string): { url: string; username: string; password: string } => ({ url, ...(upstream as UpstreamRegistry).credentials });
     const plan: Array<{ id: SystemId; start: (dir: string, main: string, econ: string) => Promise<SystemUnderTest> }> = [
@@ -814,7 +824,9 @@ async function main(): Promise<number> {
     `Ratio = pullthrough ÷ distribution. Upstream economy: ${P.econPulls} docker-like pulls (HEAD tag, GET manifest by digest, blobs) ` +
     `spread over ${P.econWindowS} s, pullthrough tagTtl ${P.econTtlS} s (${economyWindows} freshness windows); distribution has no tag TTL. ` +
     `"Upstream direct" = curl through a counting proxy like the mirrors' (a worker thread of the bench runner), with a pre-minted token; ` +
-    `the registry itself, no proxy, sent the cold ${size(P.coldLarge)} in ${fmtSeconds(median(direct.samples.rawRegistryTotalS ?? []))} s (median). ` +
+    `the registry itself, no proxy, sent the cold ${size(P.coldLarge)} in ${fmtSeconds(median(direct.samples.rawRegistryTotalS ?? []))} s (median); ` +
+    `a bare relay through the same proxy (test/bench/bare-relay.js: one reused buffer ring, no hash, no disk) took ` +
+    `${fmtSeconds(median(direct.samples.bareRelayTotalS ?? []))} s at ${fmtSeconds(median(direct.samples.bareRelayCpuS ?? []))} CPU-s. ` +
     `CPU of the system: user + system seconds of its processes from the request to 300 ms after the last byte. ` +
     `The memory row runs on a freshly restarted process (same configuration and store); its RSS before the row, and that of the process it replaced, are in the JSON notes.`;
   const replicaSetup =

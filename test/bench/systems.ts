@@ -3,7 +3,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort } from '../e2e/support/free-port.ts';
 import { spawnTracked, type TrackedProcess } from '../e2e/support/tracked-process.ts';
 import { waitFor } from '../e2e/support/wait-for.ts';
@@ -95,6 +96,34 @@ export async function startDistributionProxy(dir: string, upstream: UpstreamLogi
     log: () => readFile(logFile, 'utf8').catch(() => ''),
     stop: () => proc.stop(10_000),
   };
+}
+
+/** The bare relay (bare-relay.js): the cold row's floor, reading `upstreamUrl` with `authorization`. */
+export interface BareRelay {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startBareRelay(dir: string, upstreamUrl: string, authorization: string): Promise<BareRelay> {
+  const logFile = join(dir, 'bare-relay.log');
+  const port = await freePort();
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'bare-relay.js');
+  const proc = await spawnTracked(process.execPath, [script, String(port), upstreamUrl], {
+    logFile,
+    env: { ...process.env, BARE_RELAY_AUTHORIZATION: authorization },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const up = await waitFor(
+    'the bare relay to listen',
+    async () => (proc.isRunning() ? ((await fetch(`${url}/ready`).catch(() => undefined))?.status === 200 ? true : undefined) : false),
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+  if (!up) {
+    await proc.stop(2_000);
+    throw new Error(`the bare relay did not start:\n${await readFile(logFile, 'utf8').catch(() => '')}`);
+  }
+  return { url, pid: proc.pid, stop: () => proc.stop(2_000) };
 }
 
 export interface PullthroughOptions {
