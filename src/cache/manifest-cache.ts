@@ -281,8 +281,10 @@ export class ManifestCache {
       });
     }
     const digest: Digest = { algorithm, hex, text: `${algorithm}:${hex}` };
-    await this.deps.store.put(digest, bytes);
-    await this.record(target, digest, mediaType);
+    // The bytes and their records at once, not one after another (each waits for a commit or a round trip,
+    // on every cold manifest a pull asks for): a record whose bytes failed to land reads as not kept, since
+    // keptByDigest finds no bytes in the store, and the manifest is fetched again.
+    await Promise.all([this.deps.store.put(digest, bytes), this.record(target, digest, mediaType)]);
     return { digest, mediaType, size: bytes.length };
   }
 
@@ -302,8 +304,8 @@ export class ManifestCache {
   }
 
   private async record(target: RouteTarget, digest: Digest, mediaType: string): Promise<void> {
-    await this.deps.metadata.setManifest(target.upstream.name, digest.text, { mediaType });
-    await this.deps.recordOrigin(target.upstream.name, digest);
+    // Issued together: the embedded store commits them in one transaction, Redis answers both in one wait.
+    await Promise.all([this.deps.metadata.setManifest(target.upstream.name, digest.text, { mediaType }), this.deps.recordOrigin(target.upstream.name, digest)]);
   }
 
   private async remember(target: RouteTarget, tag: string, manifest: Manifest): Promise<void> {
