@@ -1,18 +1,23 @@
 // @ts-check
-// The bench's floor for a cold blob: a process that does nothing but relay an upstream blob to one client —
+// The bench's floors for a cold blob: a process that does nothing but relay an upstream blob to one client —
 // no hash, no disk, no routing, no auth of its own — reading the upstream socket into one reused ring of
 // buffers (net's `onread`), so it allocates nothing per chunk and its heap never needs collecting. Whatever
 // a mirror in Node must do on top (verify the digest, keep the bytes, serve several clients) only adds, so
 // the cold row's "≤ 1.3× upstream direct" can be judged against what merely passing the bytes on costs on
-// the same machine in the same run.
+// the same machine in the same run. With BARE_RELAY_KEEP_DIR it is the floor of a keeping mirror instead: it
+// also hashes every byte (SHA-256, on its event loop) and writes it to a file there (removed afterwards),
+// straight from the same ring, which a slot waits for too.
 //
 // Plain JavaScript (run by node itself, no loader): `node bare-relay.js <port> <upstream base URL>`, with the
 // upstream's Authorization header in BARE_RELAY_AUTHORIZATION. GET /v2/... is relayed (a 200 with a
 // Content-Length, else 502); any other path answers 200, for the runner's readiness check.
 
 import { Buffer } from 'node:buffer';
+import { createHash, randomUUID } from 'node:crypto';
+import { close, openSync, unlink, write } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { join } from 'node:path';
 import process from 'node:process';
 import { URL } from 'node:url';
 
@@ -22,6 +27,7 @@ const SLOTS = 16;
 const [, , portText, upstreamText] = process.argv;
 const upstream = new URL(upstreamText);
 const authorization = process.env.BARE_RELAY_AUTHORIZATION;
+const keepDir = process.env.BARE_RELAY_KEEP_DIR;
 
 const server = http.createServer((req, res) => {
   if (!req.url?.startsWith('/v2/')) {
@@ -41,8 +47,18 @@ function relay(path, res) {
   const ring = Buffer.allocUnsafeSlow(SLOT_BYTES * SLOTS);
   /** @type {Buffer[]} */
   const slots = Array.from({ length: SLOTS }, (_, i) => ring.subarray(i * SLOT_BYTES, (i + 1) * SLOT_BYTES));
-  // A slot is read into again only once the client's socket has taken every byte written from it.
+  // A slot is read into again only once the client's socket (and the file) took every byte written from it.
   const unflushed = new Array(SLOTS).fill(0);
+  const hash = keepDir === undefined ? undefined : createHash('sha256');
+  const file = keepDir === undefined ? undefined : join(keepDir, randomUUID());
+  const fd = file === undefined ? undefined : openSync(file, 'wx');
+  let kept = 0;
+  let writesInFlight = 0;
+  let ended = false;
+  const dropFile = () => {
+    if (fd === undefined || file === undefined || !ended || writesInFlight > 0) return;
+    close(fd, () => unlink(file, () => undefined));
+  };
   let next = 0;
   let waitingFor = -1;
   let head = Buffer.alloc(0);
@@ -53,6 +69,21 @@ function relay(path, res) {
     if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(message);
     else res.destroy();
     socket.destroy();
+    finish();
+  };
+  const finish = () => {
+    if (ended) return;
+    ended = true;
+    hash?.digest('hex');
+    dropFile();
+  };
+  /** @param {number} slot */
+  const release = (slot) => {
+    unflushed[slot] -= 1;
+    if (waitingFor === slot && unflushed[slot] === 0) {
+      waitingFor = -1;
+      socket.resume();
+    }
   };
 
   /**
@@ -62,17 +93,23 @@ function relay(path, res) {
    */
   const forward = (bytes, slot) => {
     remaining -= bytes.length;
+    if (fd !== undefined) {
+      hash?.update(bytes);
+      unflushed[slot] += 1;
+      writesInFlight += 1;
+      write(fd, bytes, 0, bytes.length, kept, () => {
+        writesInFlight -= 1;
+        release(slot);
+        dropFile();
+      });
+      kept += bytes.length;
+    }
     unflushed[slot] += 1;
-    res.write(bytes, () => {
-      unflushed[slot] -= 1;
-      if (waitingFor === slot && unflushed[slot] === 0) {
-        waitingFor = -1;
-        socket.resume();
-      }
-    });
+    res.write(bytes, () => release(slot));
     if (remaining === 0) {
       res.end();
       socket.destroy();
+      finish();
       return true;
     }
     const following = (slot + 1) % SLOTS;
@@ -115,6 +152,7 @@ function relay(path, res) {
         if (remaining === 0) {
           res.end();
           socket.destroy();
+          finish();
           return false;
         }
         return bodyStart < bytes.length ? forward(bytes.subarray(bodyStart), slot) : true;

@@ -554,9 +554,17 @@ async function directReference(dir: string, upstream: UpstreamRegistry, s: Seeds
   // bytes take), with a pull token minted up front: no token dance in the timing, as for a warmed-up client.
   const proxy = await startCountingProxy(upstream.directUrl);
   const token = upstream.tokenServer?.issue([`repository:${s.repo}:pull`]) ?? '';
-  // The floor of any relay in Node: the same bytes through the same proxy, passed on and nothing else.
+  // The floors of a relay and of a keeping mirror in Node: the same bytes through the same proxy, passed on
+  // and nothing else, or also hashed and written to a file.
   const relay = await startBareRelay(dir, proxy.url, `Bearer ${token}`);
-  const samples: Record<string, number[]> = { coldLargeTtfbMs: [], coldLargeTotalS: [], rawRegistryTotalS: [], bareRelayTotalS: [], bareRelayCpuS: [] };
+  const keeper = await startBareRelay(dir, proxy.url, `Bearer ${token}`, { keepDir: join(dir, 'bare-keeper') });
+  const floors = [
+    { what: 'bare relay', url: relay.url, pid: relay.pid, total: 'bareRelayTotalS', cpu: 'bareRelayCpuS' },
+    { what: 'bare keeper', url: keeper.url, pid: keeper.pid, total: 'bareKeeperTotalS', cpu: 'bareKeeperCpuS' },
+  ];
+  const samples: Record<string, number[]> = Object.fromEntries(
+    ['coldLargeTtfbMs', 'coldLargeTotalS', 'rawRegistryTotalS', ...floors.flatMap((f) => [f.total, f.cpu])].map((key) => [key, []]),
+  );
   try {
     for (const blob of s.coldLarge) {
       const url = `/v2/${s.repo}/blobs/${blob.digest}`;
@@ -570,16 +578,19 @@ async function directReference(dir: string, upstream: UpstreamRegistry, s: Seeds
       const raw = await runCurls(`${upstream.directUrl}${url}`, 1, { authorization: `Bearer ${token}` });
       checkBatch('upstream registry itself', raw, blob.size);
       samples.rawRegistryTotalS?.push(raw.results[0]?.totalSeconds ?? NaN);
-      const cpuBefore = await cpuSecondsOf([relay.pid]);
-      const relayed = await runCurls(`${relay.url}${url}`, 1);
-      await new Promise((r) => setTimeout(r, 300));
-      samples.bareRelayCpuS?.push((await cpuSecondsOf([relay.pid])) - cpuBefore);
-      checkBatch('bare relay', relayed, blob.size);
-      samples.bareRelayTotalS?.push(relayed.results[0]?.totalSeconds ?? NaN);
-      await expectBlob('bare relay', `${relay.url}${url}`, blob);
+      for (const floor of floors) {
+        const cpuBefore = await cpuSecondsOf([floor.pid]);
+        const relayed = await runCurls(`${floor.url}${url}`, 1);
+        await new Promise((r) => setTimeout(r, 300));
+        samples[floor.cpu]?.push((await cpuSecondsOf([floor.pid])) - cpuBefore);
+        checkBatch(floor.what, relayed, blob.size);
+        samples[floor.total]?.push(relayed.results[0]?.totalSeconds ?? NaN);
+        await expectBlob(floor.what, `${floor.url}${url}`, blob);
+      }
     }
   } finally {
     await relay.stop();
+    await keeper.stop();
     await proxy.close();
   }
   return {
@@ -826,7 +837,9 @@ async function main(): Promise<number> {
     `"Upstream direct" = curl through a counting proxy like the mirrors' (a worker thread of the bench runner), with a pre-minted token; ` +
     `the registry itself, no proxy, sent the cold ${size(P.coldLarge)} in ${fmtSeconds(median(direct.samples.rawRegistryTotalS ?? []))} s (median); ` +
     `a bare relay through the same proxy (test/bench/bare-relay.js: one reused buffer ring, no hash, no disk) took ` +
-    `${fmtSeconds(median(direct.samples.bareRelayTotalS ?? []))} s at ${fmtSeconds(median(direct.samples.bareRelayCpuS ?? []))} CPU-s. ` +
+    `${fmtSeconds(median(direct.samples.bareRelayTotalS ?? []))} s at ${fmtSeconds(median(direct.samples.bareRelayCpuS ?? []))} CPU-s, ` +
+    `and as a bare keeper (the same, also hashing and writing to a file) ` +
+    `${fmtSeconds(median(direct.samples.bareKeeperTotalS ?? []))} s at ${fmtSeconds(median(direct.samples.bareKeeperCpuS ?? []))} CPU-s. ` +
     `CPU of the system: user + system seconds of its processes from the request to 300 ms after the last byte. ` +
     `The memory row runs on a freshly restarted process (same configuration and store); its RSS before the row, and that of the process it replaced, are in the JSON notes.`;
   const replicaSetup =

@@ -98,20 +98,24 @@ export async function startDistributionProxy(dir: string, upstream: UpstreamLogi
   };
 }
 
-/** The bare relay (bare-relay.js): the cold row's floor, reading `upstreamUrl` with `authorization`. */
+/**
+ * The bare relay (bare-relay.js): the cold row's floor, reading `upstreamUrl` with `authorization`; with
+ * `keepDir` it also hashes and writes what it relays there (the floor of a mirror that keeps).
+ */
 export interface BareRelay {
   readonly url: string;
   readonly pid: number;
   stop(): Promise<void>;
 }
 
-export async function startBareRelay(dir: string, upstreamUrl: string, authorization: string): Promise<BareRelay> {
-  const logFile = join(dir, 'bare-relay.log');
+export async function startBareRelay(dir: string, upstreamUrl: string, authorization: string, opts: { keepDir?: string } = {}): Promise<BareRelay> {
+  const logFile = join(dir, opts.keepDir === undefined ? 'bare-relay.log' : 'bare-keeper.log');
+  if (opts.keepDir !== undefined) await mkdir(opts.keepDir, { recursive: true });
   const port = await freePort();
   const script = join(dirname(fileURLToPath(import.meta.url)), 'bare-relay.js');
   const proc = await spawnTracked(process.execPath, [script, String(port), upstreamUrl], {
     logFile,
-    env: { ...process.env, BARE_RELAY_AUTHORIZATION: authorization },
+    env: { ...process.env, BARE_RELAY_AUTHORIZATION: authorization, ...(opts.keepDir !== undefined && { BARE_RELAY_KEEP_DIR: opts.keepDir }) },
   });
   const url = `http://127.0.0.1:${port}`;
   const up = await waitFor(
