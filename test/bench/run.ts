@@ -557,7 +557,10 @@ async function directReference(dir: string, upstream: UpstreamRegistry, s: Seeds
   // The floors of a relay and of a keeping mirror in Node: the same bytes through the same proxy, passed on
   // and nothing else, or also hashed and written to a file.
   const relay = await startBareRelay(dir, proxy.url, `Bearer ${token}`);
-  const keeper = await startBareRelay(dir, proxy.url, `Bearer ${token}`, { keepDir: join(dir, 'bare-keeper') });
+  const keeper = await startBareRelay(dir, proxy.url, `Bearer ${token}`, { keepDir: join(dir, 'bare-keeper') }).catch(async (error: unknown) => {
+    await relay.stop();
+    throw error;
+  });
   const floors = [
     { what: 'bare relay', url: relay.url, pid: relay.pid, total: 'bareRelayTotalS', cpu: 'bareRelayCpuS' },
     { what: 'bare keeper', url: keeper.url, pid: keeper.pid, total: 'bareKeeperTotalS', cpu: 'bareKeeperCpuS' },
