@@ -87,11 +87,13 @@ function relay(path, res) {
   };
 
   /**
-   * Writes `bytes` (a view of slot `slot`) to the client; false if the upstream must wait for the next slot.
-   * @param {Buffer} bytes
+   * Writes `whole` (a view of slot `slot`) to the client; false if the upstream must wait for the next slot.
+   * @param {Buffer} whole
    * @param {number} slot
    */
-  const forward = (bytes, slot) => {
+  const forward = (whole, slot) => {
+    // Nothing past the announced length reaches the client (a well-behaved upstream sends none).
+    const bytes = whole.length > remaining ? whole.subarray(0, remaining) : whole;
     remaining -= bytes.length;
     if (fd !== undefined) {
       hash?.update(bytes);
