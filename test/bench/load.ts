@@ -310,6 +310,18 @@ export async function cpuSecondsOf(pids: number[]): Promise<number> {
   return each.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * One curl GET of `url` (a blob not yet cached), with the CPU seconds all of `pids` used from the request until
+ * 300 ms after its last byte: work a system does after the client's last byte (commit, bookkeeping) belongs to
+ * the fill too.
+ */
+export async function coldFetch(url: string, pids: number[]): Promise<{ batch: CurlBatch; cpuSeconds: number }> {
+  const before = await cpuSecondsOf(pids);
+  const batch = await runCurls(url, 1);
+  await new Promise((r) => setTimeout(r, 300));
+  return { batch, cpuSeconds: (await cpuSecondsOf(pids)) - before };
+}
+
 /** TCP connections this host has opened (Tcp ActiveOpens in /proc/net/snmp): proves a client reconnected. */
 export async function tcpActiveOpens(): Promise<number> {
   const lines = (await readFile('/proc/net/snmp', 'utf8')).split('\n').filter((l) => l.startsWith('Tcp:'));

@@ -27,8 +27,8 @@ import {
   runCurls,
   runWrk,
   runWrkSpread,
+  coldFetch,
   cpuSeconds,
-  cpuSecondsOf,
   sampleRss,
 } from './load.ts';
 import {
@@ -252,19 +252,14 @@ async function benchSystem(first: SystemUnderTest, restart: () => Promise<System
 
   say(`${sys.label}: cold large blob (curl)`);
   for (const blob of s.coldLarge) {
-    const pids = await sys.pids();
-    const cpuBefore = await cpuSecondsOf(pids);
-    const batch = await runCurls(blobUrl(blob), 1);
-    // Work the system does after the client's last byte (commit, bookkeeping) belongs to the fill too.
-    await new Promise((r) => setTimeout(r, 300));
-    const cpuAfter = await cpuSecondsOf(pids);
+    const { batch, cpuSeconds: cpu } = await coldFetch(blobUrl(blob), await sys.pids());
     checkBatch('cold large blob', batch, blob.size);
     const r = batch.results[0];
     if (r !== undefined) {
       add('coldLargeTtfbMs', r.ttfbSeconds * 1000);
       add('coldLargeTotalS', r.totalSeconds);
     }
-    add('coldLargeCpuS', cpuAfter - cpuBefore);
+    add('coldLargeCpuS', cpu);
     await expectBlob('cold large blob, fetched again', blobUrl(blob), blob);
   }
 
@@ -582,10 +577,8 @@ async function directReference(dir: string, upstream: UpstreamRegistry, s: Seeds
       checkBatch('upstream registry itself', raw, blob.size);
       samples.rawRegistryTotalS?.push(raw.results[0]?.totalSeconds ?? NaN);
       for (const floor of floors) {
-        const cpuBefore = await cpuSecondsOf([floor.pid]);
-        const relayed = await runCurls(`${floor.url}${url}`, 1);
-        await new Promise((r) => setTimeout(r, 300));
-        samples[floor.cpu]?.push((await cpuSecondsOf([floor.pid])) - cpuBefore);
+        const { batch: relayed, cpuSeconds: cpu } = await coldFetch(`${floor.url}${url}`, [floor.pid]);
+        samples[floor.cpu]?.push(cpu);
         checkBatch(floor.what, relayed, blob.size);
         samples[floor.total]?.push(relayed.results[0]?.totalSeconds ?? NaN);
         await expectBlob(floor.what, `${floor.url}${url}`, blob);
