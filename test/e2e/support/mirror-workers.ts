@@ -19,8 +19,10 @@ export interface WorkerLogLine {
 /** The JSON lines of `<dir>/mirror.log` (primary and workers). */
 export async function workerLogLines(dir: string): Promise<WorkerLogLine[]> {
   const text = await readFile(join(dir, 'mirror.log'), 'utf8');
+  // Only whole lines: the log is being written while it is read, and its last line may be half there.
   return text
     .split('\n')
+    .slice(0, -1)
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as WorkerLogLine);
 }
@@ -46,8 +48,14 @@ export async function startMirrorWorkers(dir: string, count: number, config: Omi
 }
 
 /** Pids of the workers that logged an answer to `url`. */
-export async function answeredBy(dir: string, url: string): Promise<Set<number>> {
-  return new Set((await workerLogLines(dir)).filter((line) => line.msg === 'request' && line.url === url).map((line) => line.pid));
+export async function answeredBy(dir: string, url: string, requests?: number): Promise<Set<number>> {
+  const lines = async (): Promise<WorkerLogLine[]> => (await workerLogLines(dir)).filter((line) => line.msg === 'request' && line.url === url);
+  // The workers' lines reach the file through this process (a pipe, then a write stream), a moment after the
+  // answers they log: with `requests` (the requests made for `url`), wait until every one of them is there.
+  if (requests !== undefined) {
+    await waitFor(`${requests} request lines for ${url} in the log`, async () => ((await lines()).length >= requests ? true : undefined), { timeoutMs: 10_000, intervalMs: 25 });
+  }
+  return new Set((await lines()).map((line) => line.pid));
 }
 
 /** One GET on a connection of its own (no keep-alive), as dockerd makes them: the primary places each anew. */
