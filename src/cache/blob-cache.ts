@@ -15,7 +15,8 @@ import type { Logger } from '../logger.ts';
 import { RegistryError } from '../errors.ts';
 import type { Digest } from '../reference.ts';
 import type { RouteTarget } from '../routing.ts';
-import { BlobFill, type BlobFills, blobTooLarge, readFill, type UpstreamBlob } from '../storage/blob-fill.ts';
+import { BlobFill, type BlobFills, blobTooLarge, type UpstreamBlob } from '../storage/blob-fill.ts';
+import { readFill } from '../storage/fill-reader.ts';
 import type { BlobStore, ByteRange } from '../storage/blob-store.ts';
 import { type FillSlot, FillSlots } from '../storage/fill-slots.ts';
 import { firstHeader } from '../upstream/rate-limit.ts';
@@ -240,8 +241,7 @@ export class BlobCache {
   }
 
   private async fetch(target: RouteTarget, digest: Digest): Promise<UpstreamBlob> {
-    const response = await this.client(target).send({
-      method: 'GET',
+    const response = await this.client(target).getBlob({
       path: `/v2/${target.repository}/blobs/${digest.text}`,
       repository: target.repository,
     });
@@ -254,8 +254,8 @@ export class BlobCache {
       await response.body.dump();
       throw new RegistryError('UNAVAILABLE', 'upstream sent an encoded blob');
     }
-    const body: Readable = response.body;
-    return { size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, body, discard: () => body.destroy() };
+    const body = response.body;
+    return { size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, body, discard: () => body.drop() };
   }
 
   private client(target: RouteTarget): RegistryClient {

@@ -3,7 +3,8 @@
 // A subclass rather than a change to the upstream client, which stays free of metrics concerns.
 
 import { RegistryError } from '../errors.ts';
-import { RegistryClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/registry-client.ts';
+import { RegistryClient, type UpstreamAnswer, type UpstreamRequest, type UpstreamResponse } from '../upstream/registry-client.ts';
+import type { RingBody } from '../upstream/ring-transport.ts';
 import { firstHeader } from '../upstream/rate-limit.ts';
 import type { MirrorMetrics } from './mirror-metrics.ts';
 
@@ -22,6 +23,16 @@ export class MeteredRegistryClient extends RegistryClient {
       // never at the headers: an announced size is a claim (issue 9), and a refused or cut body was not fetched.
       const length = Number(firstHeader(response.headers['content-length']));
       if (Number.isSafeInteger(length)) response.body.once('end', () => this.metrics?.upstreamFetched(this.upstream.name, length));
+    }
+    return response;
+  }
+
+  override async getBlob(req: Omit<UpstreamRequest, 'method'>): Promise<UpstreamAnswer<RingBody>> {
+    const response = await this.observe(req.signal, () => super.getBlob(req));
+    const length = Number(firstHeader(response.headers['content-length']));
+    // As for send(): counted once the body has ended whole.
+    if (response.status === 200 && Number.isSafeInteger(length)) {
+      response.body.whole.then(() => this.metrics?.upstreamFetched(this.upstream.name, length), () => undefined);
     }
     return response;
   }

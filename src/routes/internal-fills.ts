@@ -14,7 +14,7 @@ import { parseDigest } from '../reference.ts';
 import { leaderStream } from '../replicas/leader-stream.ts';
 import { RegistryError } from '../errors.ts';
 import { REPLICA_SECRET_HEADER, replicaSecret, secretMatches } from '../replicas/replica-secret.ts';
-import { readFill } from '../storage/blob-fill.ts';
+import { readFill } from '../storage/fill-reader.ts';
 
 interface FillQuery {
   write?: string;

@@ -1,11 +1,13 @@
 // One upstream download per digest. The fill writes to the store while hashing; every client asking
-// for that digest — the first one included — follows it: bytes still in the fill's recent-chunks window
-// come straight from memory, older ones from the write in flight (BlobStore.openInFlight), so followers
-// stream the in-flight bytes as they arrive instead of fetching again. The fill does not belong to any client: a client that
-// disconnects leaves it running to completion.
+// for that digest — the first one included — follows it (fill-reader.ts): bytes still in the fill's
+// recent-chunks window come straight from memory, older ones from the write in flight, so followers stream
+// the in-flight bytes as they arrive instead of fetching again. The fill does not belong to any client: a
+// client that disconnects leaves it running to completion.
 //
 // Each reader's final byte is held back until the digest has been checked, so no client ever receives a
 // complete body with the wrong content: on a mismatch the readers fail and the connection is cut.
+// The upstream body comes read into a ring of reused buffers (receive-ring.ts); the fill holds each piece's
+// slot until the store took it, and readers hold it while they send it.
 // Making the blob durable (fsync, rename) happens after that, off the clients' path: flushing a large
 // blob to disk would otherwise add its whole write-back time to every cold pull.
 //
@@ -17,21 +19,22 @@
 
 import { EventEmitter } from 'node:events';
 import { RegistryError } from '../errors.ts';
-import { Readable } from 'node:stream';
 import type { Lease } from '../leases/lease.ts';
 import type { Logger } from '../logger.ts';
 import type { Digest } from '../reference.ts';
-import type { BlobStore, BlobWriter, InFlightReader } from './blob-store.ts';
+import type { BlobStore, BlobWriter } from './blob-store.ts';
 import { hashOnlyWriter } from './hashing-writer.ts';
 import { type DiskReservation, type DiskRoom, UNLIMITED_ROOM } from './disk-room.ts';
 import type { FillSlot } from './fill-slots.ts';
 import { chunksOf } from './readable-chunks.ts';
+import { type HeldBytes, RING_SLOTS, SLOT_BYTES } from './receive-ring.ts';
 import { RecentChunks } from './recent-chunks.ts';
 
 export interface UpstreamBlob {
   /** Content-Length the upstream announced, if it did. */
   size: number | undefined;
-  body: AsyncIterable<Buffer>;
+  /** Buffers of its own, or pieces of a ring whose slot (held once for the fill) the fill releases. */
+  body: AsyncIterable<Buffer | HeldBytes>;
   /** Drops the body unread (closing its connection rather than draining it). */
   discard?: () => void;
 }
@@ -43,13 +46,8 @@ type FillState = 'starting' | 'streaming' | 'verified' | 'committed' | 'failed';
  * It bounds a fill's memory: with limits.maxConcurrentFills (fill-slots.ts) the fills of a process hold at
  * most maxConcurrentFills × this (plus a chunk each) — 32 × 8 MiB = 256 MiB with the defaults.
  */
-export const FILL_MEMORY_WINDOW = 8 * 1024 * 1024;
+export const FILL_MEMORY_WINDOW = RING_SLOTS * SLOT_BYTES;
 const RECENT_BYTES = FILL_MEMORY_WINDOW;
-/**
- * A reader takes up to this much at once: all the upstream's chunks (64 KiB socket reads) held for it, so
- * the client's socket gets a few large writes rather than many small ones (bench: cold large blob).
- */
-const READ_CHUNK = 1024 * 1024;
 
 export interface FillOptions {
   /** limits.maxBlobSize: larger announced sizes are refused, longer bodies cut. */
@@ -203,8 +201,8 @@ export class BlobFill extends EventEmitter {
    * under way go to disk together in the next one; the upstream is not read further while the disk lags
    * by more than the recent-chunks window, so every byte received is always in memory or on disk.
    */
-  private async receive(body: AsyncIterable<Buffer>, writer: BlobWriter, log: Logger): Promise<void> {
-    let pending: Buffer[] = [];
+  private async receive(body: AsyncIterable<Buffer | HeldBytes>, writer: BlobWriter, log: Logger): Promise<void> {
+    let pending: HeldBytes[] = [];
     let writing: Promise<void> | undefined;
     const drain = async (): Promise<void> => {
       while (pending.length > 0) {
@@ -212,10 +210,15 @@ export class BlobFill extends EventEmitter {
         pending = [];
         if (this.size === undefined && writer.storeError === undefined && this.reservation) {
           // Unannounced size: room is asked for as the write grows, between writes.
-          const total = writer.written + batch.reduce((sum, chunk) => sum + chunk.length, 0);
+          const total = writer.written + batch.reduce((sum, held) => sum + held.bytes.length, 0);
           if (!this.reservation.grow(total)) await writer.stopKeeping(new Error('no room under storage.maxSize'));
         }
-        await writer.writeMany(batch);
+        try {
+          await writer.writeMany(batch.map((held) => held.bytes));
+        } finally {
+          // Written and hashed (the hash copies what it needs): the ring may read into these slots again.
+          for (const held of batch) held.slot?.release();
+        }
         if (writer.storeError !== undefined && !this.diskless) {
           // Disk full or unwritable: clients still get the content (from memory), it is just not kept.
           this.diskless = true;
@@ -241,18 +244,27 @@ export class BlobFill extends EventEmitter {
     try {
       // Chunk by chunk as the upstream's socket delivered them: while this loop waits for the disk, the body
       // buffers, and its own iterator would then join what it holds into a fresh copy.
-      for await (const chunk of chunksOf(body)) {
-        if (writeError !== undefined) throw writeError;
+      for await (const piece of chunksOf(body)) {
+        let held: HeldBytes = Buffer.isBuffer(piece) ? { bytes: piece } : piece;
+        const chunk = held.bytes;
         // Cut the moment the body runs past what it announced (or past maxBlobSize with no announcement):
         // leaving the loop stops reading the upstream, and no reader ever sees those bytes.
-        if (this.received + chunk.length > (this.size ?? this.maxBlobSize)) {
+        if (writeError !== undefined || this.received + chunk.length > (this.size ?? this.maxBlobSize)) {
+          held.slot?.release();
+          if (writeError !== undefined) throw writeError;
           throw this.size !== undefined
             ? new Error(`upstream sent more than the ${this.size} bytes it announced`)
             : new Error(`upstream sent more than limits.maxBlobSize (${this.maxBlobSize} bytes) without announcing a size`);
         }
-        this.recent.add(this.received, chunk);
+        // Streaming through without a disk copy, the window is all a reader has: its bytes must outlast the
+        // ring's reuse of their slot (a rare mode, worth a copy).
+        if (this.diskless && held.slot) {
+          held.slot.release();
+          held = { bytes: Buffer.from(chunk) };
+        }
+        this.recent.add(this.received, held);
         this.received += chunk.length;
-        pending.push(chunk);
+        pending.push(held);
         const draining = startDrain();
         this.emit('progress');
         if (this.received - this.written > RECENT_BYTES / 2) await draining;
@@ -260,6 +272,10 @@ export class BlobFill extends EventEmitter {
     } finally {
       // Whatever happened upstream, let the write under way settle before the store's write is judged.
       await writing?.catch(() => undefined);
+      if (writeError !== undefined || pending.length > 0) {
+        // Left unwritten by a failure: their slots are let go all the same.
+        for (const held of pending.splice(0)) held.slot?.release();
+      }
     }
     if (writeError !== undefined) throw writeError;
     await startDrain();
@@ -320,92 +336,4 @@ export class BlobFills {
   async drain(): Promise<void> {
     await Promise.allSettled([...this.fills.values()].map((fill) => fill.finished));
   }
-}
-
-/**
- * A stream of [start, end] (inclusive) of a blob being filled, following the download as it grows.
- * Fails if the fill fails, so the client's response is cut rather than completed.
- */
-export function readFill(fill: BlobFill, store: Pick<BlobStore, 'openInFlight'>, start: number, end: number | undefined): Readable {
-  let reader: InFlightReader | undefined;
-  let position = start;
-  let waiting: (() => void) | undefined;
-  const wake = (): void => {
-    const resume = waiting;
-    waiting = undefined;
-    resume?.();
-  };
-  const events = ['progress', 'verified', 'committed', 'failed'] as const;
-  for (const event of events) fill.on(event, wake);
-  const detach = (): void => {
-    for (const event of events) fill.off(event, wake);
-  };
-
-  const openReader = async (): Promise<InFlightReader> => {
-    // The write while it is in flight (readable after it is committed, too), else the kept blob.
-    const opened = await store.openInFlight(fill.digest, fill.state === 'committed' ? undefined : fill.writeId);
-    if (!opened) throw new Error('blob fill content is gone from the store');
-    return opened;
-  };
-
-  const readDisk = async (length: number): Promise<Buffer> => {
-    reader ??= await openReader();
-    const bytes = await reader.read(position, length);
-    if (bytes.length === 0) throw new Error('blob fill content ended early');
-    return bytes;
-  };
-
-  return new Readable({
-    highWaterMark: READ_CHUNK,
-    async read() {
-      try {
-        for (;;) {
-          // Content already verified stays servable even if keeping it failed afterwards (e.g. disk full).
-          if (fill.state === 'failed' && !fill.verified) throw fill.error ?? new Error('blob fill failed');
-          const last = end ?? (fill.verified ? fill.received - 1 : Infinity);
-          if (position > last) {
-            this.push(null);
-            return;
-          }
-          // Every reader's own final byte waits for the digest check, ranges included, so no response ever
-          // completes with unverified content.
-          const available = fill.verified ? Math.min(fill.received, last + 1) : Math.min(fill.received - 1, last);
-          if (position < available) {
-            const want = Math.min(READ_CHUNK, available - position);
-            const held = fill.recent.slices(position, want);
-            if (held.length > 0) {
-              // All at once: the response writes them together (one writev), with no copy to join them.
-              for (const bytes of held) {
-                position += bytes.length;
-                this.push(bytes);
-              }
-              return;
-            }
-            const bytes = position < fill.written && !fill.diskless ? await readDisk(Math.min(want, fill.written - position)) : undefined;
-            if (bytes) {
-              position += bytes.length;
-              this.push(bytes);
-              return;
-            }
-          }
-          // Streaming through without a disk copy, a reader that fell out of the memory window cannot catch up.
-          if (fill.diskless && position < fill.received && !fill.recent.slice(position, 1)) {
-            throw new Error('reader fell behind a blob that cannot be kept');
-          }
-          await new Promise<void>((resolve) => {
-            waiting = resolve;
-          });
-        }
-      } catch (error) {
-        this.destroy(error as Error);
-      }
-    },
-    destroy(error, callback) {
-      detach();
-      wake();
-      const closing = reader?.close();
-      reader = undefined;
-      void Promise.resolve(closing).catch(() => undefined).finally(() => callback(error));
-    },
-  });
 }

@@ -67,7 +67,10 @@ export interface BlobWriter {
   /** From now on a failure of the store drops what was written and keeps hashing instead of throwing. */
   streamThroughOnDiskError(): this;
   write(chunk: Buffer): Promise<void>;
-  /** Appends several chunks at once (one system call where the store can). */
+  /**
+   * Appends several chunks at once (one system call where the store can). The caller may reuse the chunks'
+   * memory once this settles (a download's ring does): a store that keeps them longer keeps copies.
+   */
   writeMany(chunks: Buffer[]): Promise<void>;
   /**
    * Stops keeping this content: what was written goes, hashing goes on. For a fill of unannounced size

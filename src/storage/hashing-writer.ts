@@ -106,7 +106,8 @@ export abstract class HashingWriter implements BlobWriter {
   /** Hands the chunks to the hash: held while the write is small, else copied to the worker. */
   private async hashLater(chunks: Buffer[], total: number): Promise<void> {
     if (this.held && this.bytes + total <= OFFLOAD_FROM_BYTES) {
-      this.held.push(...chunks);
+      // Copies: a writer's chunks may be reused once the write returns (BlobWriter.writeMany).
+      for (const chunk of chunks) this.held.push(Buffer.from(chunk));
       return;
     }
     if (this.local) {

@@ -12,8 +12,8 @@ import { Readable } from 'node:stream';
  * times that is held, plus a chunk; leaving the loop early destroys it, as the Readable's own iterator does.
  * Any other iterable is passed through.
  */
-export function chunksOf(body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  return body instanceof Readable && !body.readableObjectMode ? readChunks(body) : body;
+export function chunksOf<T>(body: AsyncIterable<T>): AsyncIterable<T> {
+  return body instanceof Readable && !body.readableObjectMode ? (readChunks(body) as AsyncIterable<T>) : body;
 }
 
 async function* readChunks(stream: Readable): AsyncGenerator<Buffer> {

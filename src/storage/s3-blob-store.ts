@@ -554,7 +554,9 @@ class S3Writer extends HashingWriter {
     if (this.uploadError !== undefined) throw this.uploadError;
     const handle = this.handle as FileHandle;
     const body = this.body as PassThrough;
-    for (const chunk of chunks) body.write(chunk);
+    // Copies: the upload holds what it is given until a part is complete, and a writer's chunks may be
+    // reused once the write returns (BlobWriter.writeMany).
+    for (const chunk of chunks) body.write(Buffer.from(chunk));
     const { bytesWritten } = await handle.writev(chunks, offset);
     if (bytesWritten !== total) throw new Error('short write to the scratch dir');
     // The fill waits for S3 as it waits for a disk: the upload is never more than a buffer behind. (Asked

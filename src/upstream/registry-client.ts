@@ -8,6 +8,7 @@
 
 import type { Readable } from 'node:stream';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
+import { RING_SLOTS } from '../storage/receive-ring.ts';
 import type { Logger } from '../logger.ts';
 import type { UpstreamConfig } from '../config.ts';
 import { RegistryError } from '../errors.ts';
@@ -18,16 +19,23 @@ import { basicAuthorization, readCredentials } from './credentials.ts';
 import { firstHeader, type RateLimitView, readRateLimit } from './rate-limit.ts';
 import { credentialOf, type QuotaView } from './quota-view.ts';
 import { type SharedTokenStore, TokenCache } from './token-cache.ts';
+import { type RingBody, RingTransport } from './ring-transport.ts';
 import { realmRefusal } from './token-realm-policy.ts';
 import { upstreamCa } from './upstream-ca.ts';
 
-export interface UpstreamResponse {
+/** An upstream's final answer (after auth and redirects), with its body in the form its transport gives. */
+export interface UpstreamAnswer<Body> {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Readable & { dump(): Promise<void> };
+  body: Body;
   /** The URL that finally answered (after redirects). */
   url: string;
 }
+
+export type UpstreamResponse = UpstreamAnswer<Readable & { dump(): Promise<void> }>;
+
+/** One hop: a request to `url` with `headers`, answered with status, headers and a body that can be dropped. */
+type Hop<Body> = (url: URL, headers: Record<string, string>) => Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Body }>;
 
 export interface UpstreamRequest {
   method: 'GET' | 'HEAD';
@@ -58,13 +66,8 @@ const MAX_REDIRECTS = 5;
 const DEFAULT_TOKEN_LIFETIME_S = 60;
 /** A token answer is a few kilobytes (a JWT); more is not a token (issue 9: a 300 MB one took 900 MiB). */
 export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
-/** Connections per pool, per upstream: one pool for blob transfers, one for everything else. */
+/** Connections of the pool for everything but blob downloads, per upstream. */
 const POOL_CONNECTIONS = 64;
-/**
- * How much of a blob body undici buffers before it stops reading the socket (its default is 64 KiB): a
- * fill that is busy for a moment leaves the connection flowing instead of pausing and resuming it per chunk.
- */
-const BLOB_BODY_BUFFER = 1024 * 1024;
 
 /** Refused token realms remembered (to log each once) per upstream. */
 const MAX_LOGGED_REALMS = 64;
@@ -72,12 +75,13 @@ const MAX_LOGGED_REALMS = 64;
 export class RegistryClient {
   readonly upstream: UpstreamConfig;
   /**
-   * Manifests, tokens, pings and listings. Blob transfers have a pool of their own (`blobAgent`): a blob
-   * download holds its connection for minutes, and a manifest must never queue behind them (issue 9: one
-   * waited 19.5 s behind 120 blob fills sharing one 64-connection pool).
+   * Manifests, tokens, pings, listings and blob HEADs. Blob downloads have a transport of their own
+   * (`blobTransport`): a download holds its connection for minutes, and a manifest must never queue behind
+   * them (issue 9: one waited 19.5 s behind 120 blob fills sharing one 64-connection pool); and it reads
+   * straight into the download's ring of reused buffers (issue 11: no allocation per socket read).
    */
   private readonly agent: Agent;
-  private readonly blobAgent: Agent;
+  private readonly blobTransport: RingTransport;
   private readonly addresses: AddressPolicy;
   private readonly origin: string;
   /** Realms already reported as refused, so a hostile upstream's every request does not log again. */
@@ -100,15 +104,21 @@ export class RegistryClient {
     this.origin = new URL(upstream.url).origin;
     this.addresses = new AddressPolicy(upstream);
     const ca = upstreamCa(upstream);
-    const agentOptions = (): Agent.Options => ({
+    this.agent = new Agent({
       connect: this.guardedConnector(buildConnector({ timeout: options.connectTimeoutMs, lookup: this.addresses.lookup, ...(ca && { ca }) })),
       headersTimeout: options.idleTimeoutMs,
       bodyTimeout: options.idleTimeoutMs,
       keepAliveTimeout: 30_000,
       connections: POOL_CONNECTIONS,
     });
-    this.agent = new Agent(agentOptions());
-    this.blobAgent = new Agent(agentOptions());
+    this.blobTransport = new RingTransport({
+      connectTimeoutMs: options.connectTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      lookup: this.addresses.lookup,
+      refusal: (hostname) => this.addresses.refusal(hostname),
+      ...(ca && { ca }),
+      ringSlots: RING_SLOTS,
+    });
   }
 
   /** The pool for requests that are not blob transfers (the listings passthrough uses it too). */
@@ -130,10 +140,22 @@ export class RegistryClient {
    * Resolves with whatever status the upstream finally answers; rejects only when it cannot be reached.
    */
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    return this.sendBy(req, this.undiciHop(req));
+  }
+
+  /**
+   * A blob download (GET), like send() in every other respect; its body is read into a ring of reused
+   * buffers (ring-transport.ts), and its consumer releases each piece's slot when done with it.
+   */
+  async getBlob(req: Omit<UpstreamRequest, 'method'>): Promise<UpstreamAnswer<RingBody>> {
+    return this.sendBy({ ...req, method: 'GET' }, (url, headers) => this.blobTransport.get(url, headers, req.signal));
+  }
+
+  private async sendBy<Body extends { dump(): Promise<void> }>(req: UpstreamRequest, hop: Hop<Body>): Promise<UpstreamAnswer<Body>> {
     await this.refuseWhileLimited();
     const scope = req.repository ? `repository:${req.repository}:pull` : undefined;
     let authorization = await this.authorizationFor(scope, false);
-    let response = await this.follow(req, authorization.header);
+    let response = await this.follow(req, authorization.header, hop);
     // At most two retries: a first challenge may be answered with a token another replica shared, which
     // the upstream may refuse (revoked, rotated key); then one more with a token of our own.
     for (let retry = 0; response.status === 401 && retry < 2; retry++) {
@@ -154,7 +176,7 @@ export class RegistryClient {
       if (next.header === undefined) break;
       await response.body.dump();
       authorization = next;
-      response = await this.follow(req, authorization.header);
+      response = await this.follow(req, authorization.header, hop);
     }
     return response;
   }
@@ -163,7 +185,8 @@ export class RegistryClient {
   async authorizationHeader(repository: string): Promise<string | undefined> {
     if (this.challenge === undefined) {
       // Learn the upstream's scheme from its /v2/ ping, the way docker clients do.
-      const ping = await this.follow({ method: 'GET', path: '/v2/' }, undefined);
+      const pingRequest: UpstreamRequest = { method: 'GET', path: '/v2/' };
+      const ping = await this.follow(pingRequest, undefined, this.undiciHop(pingRequest));
       await ping.body.dump();
       if (new URL(ping.url).origin !== this.origin) this.challenge = null;
       else if (ping.status === 401) this.challenge = parseAuthChallenge(firstHeader(ping.headers['www-authenticate'])) ?? null;
@@ -173,7 +196,8 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.agent.close(), this.blobAgent.close()]);
+    this.blobTransport.close();
+    await this.agent.close();
   }
 
   /**
@@ -253,16 +277,15 @@ export class RegistryClient {
    * One request, following redirects; Authorization goes only to the upstream's own origin, and a redirect
    * never to an internal address of a host the operator did not configure (issue 9).
    */
-  private async follow(req: UpstreamRequest, authorization: string | undefined): Promise<UpstreamResponse> {
+  private async follow<Body extends { dump(): Promise<void> }>(req: UpstreamRequest, authorization: string | undefined, send: Hop<Body>): Promise<UpstreamAnswer<Body>> {
     const origin = this.origin;
-    const dispatcher = kindOf(req.path) === 'blob' ? this.blobAgent : this.agent;
     let url = new URL(this.upstream.url + req.path);
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...req.headers };
       if (authorization && url.origin === origin) headers.authorization = authorization;
       let response;
       try {
-        response = await request(url, { method: req.method, headers, dispatcher, signal: req.signal, ...(dispatcher === this.blobAgent && { highWaterMark: BLOB_BODY_BUFFER }) });
+        response = await send(url, headers);
       } catch (error) {
         if (req.signal?.aborted) throw error;
         throw new RegistryError('UNAVAILABLE', `upstream ${this.upstream.name} unreachable`, { cause: error });
@@ -299,9 +322,15 @@ export class RegistryClient {
     }
   }
 
+  /** Hops of send(): undici's pool, its body a Readable. */
+  private undiciHop(req: UpstreamRequest): Hop<UpstreamResponse['body']> {
+    return (url, headers) => request(url, { method: req.method, headers, dispatcher: this.agent, signal: req.signal });
+  }
+
   /**
-   * The connector both pools use: IP literals are checked here, since a connection to one makes no lookup
-   * (names are checked by the policy's lookup, at the same moment). The pre-request check in follow()
+   * The connector of the pool (blob downloads check the same in ring-transport.ts): IP literals are
+   * checked here, since a connection to one makes no lookup (names are checked by the policy's lookup, at
+   * the same moment). The pre-request check in follow()
    * gives the clearer error; this one also covers every other way a URL gets here.
    */
   private guardedConnector(connect: buildConnector.connector): buildConnector.connector {

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { Lease } from '../../src/leases/lease.ts';
-import { BlobFills, readFill } from '../../src/storage/blob-fill.ts';
+import { BlobFills } from '../../src/storage/blob-fill.ts';
+import { readFill } from '../../src/storage/fill-reader.ts';
 import { FilesystemBlobStore } from '../../src/storage/filesystem-blob-store.ts';
 
 // The fill lease's note (which write to follow) is for other replicas: storing it (a Redis round trip, a
