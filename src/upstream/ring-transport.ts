@@ -233,8 +233,13 @@ class Connection {
 
   private forgetIdle: (() => void) | undefined;
 
+  pauseIdleTimer(): void {
+    this.socket?.setTimeout(0);
+  }
+
   /** Resumes reading after the ring made room. */
   resume(): void {
+    this.socket?.setTimeout(this.idleMs);
     this.socket?.resume();
   }
 
@@ -302,7 +307,10 @@ class Exchange {
     }
     // Whole: the connection reads on (into the scratch buffer) while idle, to notice a close; failed: it is gone.
     if (this.over) return !this.failed;
-    return this.ring.nextIsFree(() => this.connection.resume());
+    if (this.ring.nextIsFree(() => this.connection.resume())) return true;
+    // Waiting for the download's own disk and hash is no silence of the upstream's: no idle time-out meanwhile.
+    this.connection.pauseIdleTimer();
+    return false;
   }
 
   private take(held: HeldBytes): void {
