@@ -4,7 +4,7 @@
 
 import { RegistryError } from '../errors.ts';
 import { RegistryClient, type UpstreamAnswer, type UpstreamRequest, type UpstreamResponse } from '../upstream/registry-client.ts';
-import type { RingBody } from '../upstream/ring-transport.ts';
+import type { RingBody } from '../upstream/ring-body.ts';
 import { firstHeader } from '../upstream/rate-limit.ts';
 import type { MirrorMetrics } from './mirror-metrics.ts';
 

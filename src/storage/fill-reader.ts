@@ -105,10 +105,13 @@ class FillReader extends Readable {
         }
         if (next === null) break;
         let room = true;
+        // Corked, the pieces go to the socket together (one writev), each with its own callback.
+        response.cork();
         for (const held of Buffer.isBuffer(next) ? [{ bytes: next }] : next) {
           if (held.slot) inFlight.add(held);
           room = response.write(held.bytes, () => done(held));
         }
+        response.uncork();
         if (response.destroyed) return;
         if (!room) await waitForRoom(response);
       }

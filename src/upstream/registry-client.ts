@@ -19,7 +19,8 @@ import { basicAuthorization, readCredentials } from './credentials.ts';
 import { firstHeader, type RateLimitView, readRateLimit } from './rate-limit.ts';
 import { credentialOf, type QuotaView } from './quota-view.ts';
 import { type SharedTokenStore, TokenCache } from './token-cache.ts';
-import { type RingBody, RingTransport } from './ring-transport.ts';
+import type { RingBody } from './ring-body.ts';
+import { RingTransport } from './ring-transport.ts';
 import { realmRefusal } from './token-realm-policy.ts';
 import { upstreamCa } from './upstream-ca.ts';
 

@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { type HeldBytes, MIN_READ_BYTES, ReceiveRing } from '../storage/receive-ring.ts';
 import { bareHostname } from './address-policy.ts';
+import { RingBody } from './ring-body.ts';
 
 export interface RingTransportOptions {
   connectTimeoutMs: number;
@@ -475,94 +476,4 @@ function keepAliveMs(headers: Record<string, string | string[] | undefined>): nu
   const hinted = /timeout=(\d+)/i.exec([headers['keep-alive'] ?? []].flat().join(','))?.[1];
   // A second before the server's own limit, so it does not close a connection as it is being reused.
   return hinted === undefined ? KEEP_IDLE_MS : Math.min(KEEP_IDLE_MS, Math.max(0, Number(hinted) * 1000 - 1000)) || undefined;
-}
-
-/**
- * An answer's body as the bytes of each read, in the ring they were read into. Each piece comes held once
- * for its consumer, who releases its slot when done with the bytes; the ring stops reading the upstream
- * while every slot is held.
- */
-export class RingBody implements AsyncIterable<HeldBytes> {
-  private readonly queue: HeldBytes[] = [];
-  private ended = false;
-  private failure: Error | undefined;
-  private wake: (() => void) | undefined;
-  private consumed = false;
-  private draining = false;
-  private readonly abandon: () => void;
-  private readonly drainable: boolean;
-  /** Settles when the body ended whole (resolves) or failed (rejects). */
-  readonly whole: Promise<void>;
-  private settle!: (error?: Error) => void;
-
-  constructor(abandon: () => void, drainable: boolean) {
-    this.abandon = abandon;
-    this.drainable = drainable;
-    this.whole = new Promise((resolve, reject) => {
-      this.settle = (error) => (error ? reject(error) : resolve());
-    });
-    this.whole.catch(() => undefined);
-  }
-
-  /** @internal Exchange */
-  push(held: HeldBytes): void {
-    if (this.draining) return;
-    held.slot?.hold();
-    this.queue.push(held);
-    this.notify();
-  }
-
-  /** @internal Exchange */
-  end(): void {
-    this.ended = true;
-    this.settle();
-    this.notify();
-  }
-
-  /** @internal Exchange */
-  fail(error: Error): void {
-    this.failure ??= error;
-    this.settle(error);
-    this.notify();
-  }
-
-  /** Drops the body unread: the connection is closed rather than drained. */
-  async dump(): Promise<void> {
-    this.drop();
-  }
-
-  /** Drops the body and whatever of it is still queued; a short one is read to its end to keep the connection. */
-  drop(): void {
-    for (const held of this.queue.splice(0)) held.slot?.release();
-    if (this.ended || this.failure !== undefined) return;
-    if (this.drainable) this.draining = true;
-    else this.abandon();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<HeldBytes> {
-    if (this.consumed) throw new Error('a body is read once');
-    this.consumed = true;
-    try {
-      for (;;) {
-        const next = this.queue.shift();
-        if (next !== undefined) {
-          yield next;
-          continue;
-        }
-        if (this.failure !== undefined) throw this.failure;
-        if (this.ended) return;
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-      }
-    } finally {
-      this.drop();
-    }
-  }
-
-  private notify(): void {
-    const resume = this.wake;
-    this.wake = undefined;
-    resume?.();
-  }
 }
