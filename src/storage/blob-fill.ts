@@ -119,6 +119,7 @@ export class BlobFill extends EventEmitter {
    */
   async run(fetchUpstream: () => Promise<UpstreamBlob>, log: Logger, lease?: Lease, leader?: string): Promise<void> {
     let writer: BlobWriter | undefined;
+    let upstream: UpstreamBlob | undefined;
     let published: Promise<void> | undefined;
     // The store's write is opened while the upstream is asked, not after it answered: the first byte then
     // waits for one file-system round trip fewer. An empty write takes no room, so room is still asked for
@@ -132,7 +133,7 @@ export class BlobFill extends EventEmitter {
       await unused?.then((write) => write.abort(), () => undefined);
     };
     try {
-      const upstream = await fetchUpstream();
+      upstream = await fetchUpstream();
       if (upstream.size !== undefined && upstream.size > this.maxBlobSize) {
         // Not read at all: the upstream connection is closed rather than drained.
         upstream.discard?.();
@@ -178,6 +179,8 @@ export class BlobFill extends EventEmitter {
       log.debug({ digest: this.digest.text, bytes: this.written }, 'blob kept');
       this.emit('committed');
     } catch (error) {
+      // A body not read to its end (refused, no disk, a failed write) lets its connection go.
+      upstream?.discard?.();
       await writer?.abort();
       await dropUnused();
       this.reservation?.release();

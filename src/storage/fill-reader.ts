@@ -53,6 +53,10 @@ class FillReader extends Readable {
   override async _read(): Promise<void> {
     try {
       const next = await this.next();
+      if (this.destroyed) {
+        if (next !== null && !Buffer.isBuffer(next)) for (const held of next) held.slot?.giveBack();
+        return;
+      }
       if (next === null) {
         this.push(null);
         return;
@@ -131,6 +135,7 @@ class FillReader extends Readable {
   private async next(): Promise<HeldBytes[] | Buffer | null> {
     const fill = this.fill;
     for (;;) {
+      if (this.destroyed) return null;
       // Content already verified stays servable even if keeping it failed afterwards (e.g. disk full).
       if (fill.state === 'failed' && !fill.verified) throw fill.error ?? new Error('blob fill failed');
       const last = this.end ?? (fill.verified ? fill.received - 1 : Infinity);
@@ -158,7 +163,6 @@ class FillReader extends Readable {
       if (fill.diskless && this.position < fill.received && !fill.recent.slice(this.position, 1)) {
         throw new Error('reader fell behind a blob that cannot be kept');
       }
-      if (this.destroyed) return null;
       await new Promise<void>((resolve) => {
         this.waiting = resolve;
       });
@@ -166,8 +170,16 @@ class FillReader extends Readable {
   }
 
   private async readDisk(length: number): Promise<Buffer> {
-    // The write while it is in flight (readable after it is committed, too), else the kept blob.
-    this.reader ??= await this.store.openInFlight(this.fill.digest, this.fill.state === 'committed' ? undefined : this.fill.writeId);
+    if (!this.reader) {
+      // The write while it is in flight (readable after it is committed, too), else the kept blob.
+      const opened = await this.store.openInFlight(this.fill.digest, this.fill.state === 'committed' ? undefined : this.fill.writeId);
+      if (this.destroyed) {
+        // Closed while it opened: nobody else would close this one.
+        await opened?.close();
+        throw new Error('blob fill reader closed');
+      }
+      this.reader = opened;
+    }
     if (!this.reader) throw new Error('blob fill content is gone from the store');
     const bytes = await this.reader.read(this.position, length);
     if (bytes.length === 0) throw new Error('blob fill content ended early');

@@ -128,10 +128,13 @@ export class ReceiveRing {
     return { bytes, slot, round: slot.round };
   }
 
-  /** Bytes read elsewhere (at most MIN_READ_BYTES), copied into the ring. Only when `nextIsFree()` said so. */
+  /**
+   * Bytes read elsewhere (at most MIN_READ_BYTES), copied into the ring; or into a buffer of their own while
+   * the ring has no room: a TLS socket told to stop still hands over the records it already decrypted.
+   */
   copyIn(bytes: Buffer): HeldBytes {
     const region = this.region();
-    if (region === undefined || bytes.length > region.length) throw new Error('no room in the ring');
+    if (region === undefined || bytes.length > region.length) return { bytes: Buffer.from(bytes) };
     bytes.copy(region);
     return this.took(region, bytes.length) as HeldBytes;
   }

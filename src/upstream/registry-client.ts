@@ -172,7 +172,14 @@ export class RegistryClient {
       // Fresh credentials only if the ones we sent were refused; a first challenge may be answered from
       // a token already cached (by us or another replica).
       const refused = authorization.header !== undefined;
-      const next = await this.authorizationFor(scope ?? (challenge.scheme === 'bearer' ? challenge.scope : undefined), refused);
+      let next;
+      try {
+        next = await this.authorizationFor(scope ?? (challenge.scheme === 'bearer' ? challenge.scope : undefined), refused);
+      } catch (error) {
+        // The 401's body is not read by anyone: let its connection go.
+        await response.body.dump();
+        throw error;
+      }
       // No credentials to offer for a Basic challenge: the 401 is the answer.
       if (next.header === undefined) break;
       await response.body.dump();

@@ -55,6 +55,7 @@ export class RingTransport {
 
   /** One GET; resolves once the status and headers are in, the body then streams into a ring of its own. */
   async get(url: URL, headers: Record<string, string>, signal?: AbortSignal): Promise<RingResponse> {
+    signal?.throwIfAborted();
     const request = requestHead(url, headers);
     const ring = (): ReceiveRing => new ReceiveRing(this.options.ringSlots);
     const origin = `${url.protocol}//${url.host}`;
@@ -65,7 +66,7 @@ export class RingTransport {
       } catch (error) {
         // The server may have closed an idle connection just as it was reused: once more on a new one,
         // unless the answer had begun (a GET is safe to repeat; a half-answered one is a real failure).
-        if (signal?.aborted || !(error instanceof ConnectionLost) || error.answered) throw error;
+        if (signal?.aborted || !(error instanceof ConnectionLost) || !error.retryable) throw error;
       }
     }
     const connection = await this.connect(url, origin, signal);
@@ -145,7 +146,14 @@ class ConnectionLost extends Error {
     super(message, { cause });
     this.answered = answered;
   }
+
+  /** Closed under a request before any answer (not a time-out: the upstream was given its time once). */
+  get retryable(): boolean {
+    return !this.answered && (this.cause as { code?: string } | undefined)?.code !== IDLE_TIMEOUT;
+  }
 }
+
+const IDLE_TIMEOUT = 'UND_ERR_BODY_TIMEOUT';
 
 function requestHead(url: URL, headers: Record<string, string>): string {
   let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
@@ -195,7 +203,7 @@ class Connection {
     socket.on('error', (error) => this.lost(error));
     socket.on('end', () => this.lost(undefined));
     socket.on('close', () => this.lost(undefined));
-    socket.on('timeout', () => this.lost(Object.assign(new Error('upstream idle too long'), { code: 'UND_ERR_BODY_TIMEOUT' })));
+    socket.on('timeout', () => this.lost(Object.assign(new Error('upstream idle too long'), { code: IDLE_TIMEOUT })));
   }
 
   exchange(request: string, ring: ReceiveRing, signal: AbortSignal | undefined): Promise<RingResponse> {
@@ -299,7 +307,7 @@ class Exchange {
     if (this.over) return false;
     this.answered = true;
     try {
-      // Read into the scratch buffer (the connection was idle, or the ring was full): copied into the ring.
+      // Read into the scratch buffer (the connection was idle, or the ring was full): copied in.
       const held = this.ring.took(buffer, length) ?? this.ring.copyIn(buffer.subarray(0, length));
       this.take(held);
     } catch (error) {
@@ -366,7 +374,11 @@ class Exchange {
 
   private deliver(held: HeldBytes): void {
     let { bytes } = held;
-    if (bytes.length === 0 || this.over) return;
+    if (bytes.length === 0) return;
+    if (this.over) {
+      this.extraBytes();
+      return;
+    }
     const framing = this.framing;
     if (framing.kind === 'length') {
       if (bytes.length > framing.remaining) {
@@ -413,6 +425,13 @@ class Exchange {
         this.complete();
       }
     }
+    if (this.over && at < bytes.length) this.extraBytes();
+  }
+
+  /** Bytes after the end of the answer: the connection cannot be trusted with another request. */
+  private extraBytes(): void {
+    this.connection.usable = false;
+    this.connection.destroy();
   }
 
   /** The answer ended whole. */
@@ -472,7 +491,10 @@ function framingOf(statusCode: number, headers: Record<string, string | string[]
 function keepAliveMs(headers: Record<string, string | string[] | undefined>): number | undefined {
   const connection = [headers.connection ?? []].flat().join(',').toLowerCase();
   if (connection.split(',').some((token) => token.trim() === 'close')) return undefined;
-  if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined) return undefined;
+  const te = headers['transfer-encoding'] !== undefined;
+  const cl = headers['content-length'] !== undefined;
+  // Neither: the body ends with the connection. Both: a message framed two ways (RFC 9112 6.1), not reused.
+  if (te === cl) return undefined;
   const hinted = /timeout=(\d+)/i.exec([headers['keep-alive'] ?? []].flat().join(','))?.[1];
   // A second before the server's own limit, so it does not close a connection as it is being reused.
   return hinted === undefined ? KEEP_IDLE_MS : Math.min(KEEP_IDLE_MS, Math.max(0, Number(hinted) * 1000 - 1000)) || undefined;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, test } from 'node:test';
-import { type HeldBytes, RING_SLOTS, SLOT_BYTES } from '../../src/storage/receive-ring.ts';
+import { type HeldBytes, MIN_READ_BYTES, RING_SLOTS, SLOT_BYTES } from '../../src/storage/receive-ring.ts';
 import { type RingResponse, RingTransport } from '../../src/upstream/ring-transport.ts';
 
 // Issue 11: blob downloads read their upstream socket into a ring of reused buffers, through an HTTP/1.1
@@ -131,7 +131,7 @@ test('a body that ends with its connection, and one that ends early', async () =
   }
 });
 
-test('bytes past the announced length are cut and the connection is not reused', async () => {
+test('bytes past the end of an answer are cut and the connection is not reused', async () => {
   const body = randomBytes(1000);
   script = (socket) => socket.write(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n'), body, Buffer.from('EXTRA BYTES')]));
   const before = connections.length;
@@ -140,6 +140,24 @@ test('bytes past the announced length are cut and the connection is not reused',
     assert.ok((await readAll(await client.get(url(), {}))).equals(body));
     assert.ok((await readAll(await client.get(url(), {}))).equals(body));
     assert.equal(connections.length - before, 2, 'the connection that sent too much was not reused');
+    // The same after a chunked body's end, after an empty answer, and for an answer framed both ways.
+    for (const answer of [
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    ]) {
+      script = (socket) => socket.write(answer);
+      const opened = connections.length;
+      const fresh = transport();
+      try {
+        await readAll(await fresh.get(url(), {}));
+        script = (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nxyz');
+        assert.equal((await readAll(await fresh.get(url(), {}))).toString(), 'xyz');
+      } finally {
+        fresh.close();
+      }
+      assert.equal(connections.length - opened, 2, `not reused after: ${JSON.stringify(answer.slice(0, 40))}`);
+    }
   } finally {
     client.close();
   }
@@ -157,50 +175,59 @@ test('an answer that stalls times out; a header value that would start a header 
   }
 });
 
+/**
+ * Takes pieces without releasing any until the ring stops (nothing more comes for 300 ms), checks no held
+ * piece changed, then releases them and reads on. Returns what was read while every slot was held, and
+ * whether the whole body came right. `slack`: what a TLS socket still hands over after it was told to stop.
+ */
+async function holdUntilStalled(response: RingResponse, body: Buffer, slack = 0): Promise<void> {
+  const held: Array<{ piece: HeldBytes; copy: Buffer }> = [];
+  const hash = createHash('sha256');
+  let received = 0;
+  const iterator = response.body[Symbol.asyncIterator]();
+  let pending = iterator.next();
+  for (;;) {
+    const next = await Promise.race([pending, new Promise<'stalled'>((resolve) => setTimeout(() => resolve('stalled'), 300))]);
+    if (next === 'stalled') break;
+    assert.ok(!next.done);
+    held.push({ piece: next.value, copy: Buffer.from(next.value.bytes) });
+    received += next.value.bytes.length;
+    pending = iterator.next();
+  }
+  const ring = RING_SLOTS * SLOT_BYTES;
+  assert.ok(received <= ring + slack, `read ${received} bytes with every slot held (ring ${ring})`);
+  // A slot takes reads until less than MIN_READ_BYTES of it is left.
+  assert.ok(received >= RING_SLOTS * (SLOT_BYTES - MIN_READ_BYTES), `the ring filled up before it stopped (${received} bytes)`);
+  // Nothing was read into a held slot.
+  for (const { piece, copy } of held) assert.ok(piece.bytes.equals(copy), 'a held piece kept its bytes');
+  for (const { copy, piece } of held) {
+    hash.update(copy);
+    piece.slot?.release();
+  }
+  for (;;) {
+    const next = await pending;
+    pending = iterator.next();
+    if (next.done) break;
+    hash.update(next.value.bytes);
+    received += next.value.bytes.length;
+    next.value.slot?.release();
+  }
+  assert.equal(received, body.length);
+  assert.equal(hash.digest('hex'), createHash('sha256').update(body).digest('hex'));
+}
+
 test('while a consumer holds every slot the upstream is not read, and no held byte is overwritten', async () => {
   const body = randomBytes(RING_SLOTS * SLOT_BYTES * 3);
   script = (socket) => socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
   const client = transport();
   try {
-    const response = await client.get(url(), {});
-    const held: Array<{ piece: HeldBytes; copy: Buffer }> = [];
-    const hash = createHash('sha256');
-    let received = 0;
-    const iterator = response.body[Symbol.asyncIterator]();
-    // Take pieces without releasing any until the ring stops: then nothing more comes.
-    let pending = iterator.next();
-    for (;;) {
-      const next = await Promise.race([pending, new Promise<'stalled'>((resolve) => setTimeout(() => resolve('stalled'), 300))]);
-      if (next === 'stalled') break;
-      assert.ok(!next.done);
-      held.push({ piece: next.value, copy: Buffer.from(next.value.bytes) });
-      received += next.value.bytes.length;
-      pending = iterator.next();
-    }
-    assert.ok(received <= RING_SLOTS * SLOT_BYTES, `read ${received} bytes with every slot held (ring ${RING_SLOTS * SLOT_BYTES})`);
-    assert.ok(received >= (RING_SLOTS - 1) * SLOT_BYTES, `the ring filled up before it stopped (${received} bytes)`);
-    // Nothing was read into a held slot.
-    for (const { piece, copy } of held) assert.ok(piece.bytes.equals(copy), 'a held piece kept its bytes');
-    for (const { copy, piece } of held) {
-      hash.update(copy);
-      piece.slot?.release();
-    }
-    for (;;) {
-      const next = await pending;
-      pending = iterator.next();
-      if (next.done) break;
-      hash.update(next.value.bytes);
-      received += next.value.bytes.length;
-      next.value.slot?.release();
-    }
-    assert.equal(received, body.length);
-    assert.equal(hash.digest('hex'), createHash('sha256').update(body).digest('hex'));
+    await holdUntilStalled(await client.get(url(), {}), body);
   } finally {
     client.close();
   }
 });
 
-test('TLS upstreams are read into the ring the same way', async () => {
+test('TLS upstreams are read into the ring the same way, and stop being read while every slot is held', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pullthrough-ring-tls-'));
   execFileSync('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
@@ -209,15 +236,23 @@ test('TLS upstreams are read into the ring the same way', async () => {
   ], { stdio: 'ignore' });
   const cert = await readFile(path.join(dir, 'cert.pem'), 'utf8');
   const body = randomBytes(2 * 1024 * 1024 + 3);
+  let big: Buffer | undefined;
   const secure = tls.createServer({ cert, key: await readFile(path.join(dir, 'key.pem')) }, (socket) => {
-    socket.once('data', () => socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body])));
+    socket.on('data', () => {
+      const answer = big ?? body;
+      socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${answer.length}\r\n\r\n`), answer]));
+    });
     socket.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
   const client = transport({ ca: cert });
+  const blobUrl = new URL(`https://127.0.0.1:${(secure.address() as net.AddressInfo).port}/v2/x/blobs/sha256:0`);
   try {
-    const response = await client.get(new URL(`https://127.0.0.1:${(secure.address() as net.AddressInfo).port}/v2/x/blobs/sha256:0`), {});
-    assert.ok((await readAll(response)).equals(body));
+    assert.ok((await readAll(await client.get(blobUrl, {}))).equals(body));
+    // A consumer that holds every slot: TLS hands over the records it already decrypted after being told to
+    // stop; they come in buffers of their own, and the download goes on whole once the slots are let go.
+    big = randomBytes(RING_SLOTS * SLOT_BYTES * 2);
+    await holdUntilStalled(await client.get(blobUrl, {}), big, 256 * 1024);
   } finally {
     client.close();
     secure.close();
