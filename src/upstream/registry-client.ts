@@ -176,8 +176,8 @@ export class RegistryClient {
       try {
         next = await this.authorizationFor(scope ?? (challenge.scheme === 'bearer' ? challenge.scope : undefined), refused);
       } catch (error) {
-        // The 401's body is not read by anyone: let its connection go.
-        await response.body.dump();
+        // The 401's body is not read by anyone: let its connection go (the refusal is what to report).
+        await response.body.dump().catch(() => undefined);
         throw error;
       }
       // No credentials to offer for a Basic challenge: the 401 is the answer.
