@@ -174,6 +174,8 @@ class Connection {
   private socket: net.Socket | undefined;
   private current: Exchange | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Takes this connection off its origin's idle list (set while it is parked). */
+  private forgetIdle: (() => void) | undefined;
   private idleMs = 0;
   usable = true;
 
@@ -240,7 +242,6 @@ class Connection {
     this.forgetIdle = forget;
   }
 
-  private forgetIdle: (() => void) | undefined;
 
   pauseIdleTimer(): void {
     this.socket?.setTimeout(0);
@@ -282,6 +283,8 @@ class Exchange {
   private chunkLeft = 0;
   private chunkState: 'size' | 'data' | 'data-end' | 'trailers' = 'size';
   private line = '';
+  /** How long the connection may be reused after this answer (undefined: not at all). */
+  private keepMs: number | undefined;
   private answered = false;
   private over = false;
   private failed = false;
@@ -361,16 +364,14 @@ class Exchange {
     }
     this.headBytes = undefined;
     this.framing = framingOf(statusCode, headers);
-    const keepMs = keepAliveMs(headers);
     const small = this.framing.kind === 'length' && this.framing.remaining <= DRAINABLE_BYTES;
     this.body = new RingBody(() => this.abandon(), small);
-    this.keepMs = keepMs;
+    this.keepMs = keepAliveMs(headers);
     this.resolveHead({ statusCode, headers, body: this.body });
     if (this.framing.kind === 'length' && this.framing.remaining === 0) this.complete();
     return true;
   }
 
-  private keepMs: number | undefined;
 
   private deliver(held: HeldBytes): void {
     let { bytes } = held;
