@@ -26,7 +26,6 @@ import type { BlobStore, BlobWriter } from './blob-store.ts';
 import { hashOnlyWriter } from './hashing-writer.ts';
 import { type DiskReservation, type DiskRoom, UNLIMITED_ROOM } from './disk-room.ts';
 import type { FillSlot } from './fill-slots.ts';
-import { chunksOf } from './readable-chunks.ts';
 import { type HeldBytes, RING_SLOTS, SLOT_BYTES } from './receive-ring.ts';
 import { RecentChunks } from './recent-chunks.ts';
 
@@ -245,9 +244,8 @@ export class BlobFill extends EventEmitter {
       return writing;
     };
     try {
-      // Chunk by chunk as the upstream's socket delivered them: while this loop waits for the disk, the body
-      // buffers, and its own iterator would then join what it holds into a fresh copy.
-      for await (const piece of chunksOf(body)) {
+      // Piece by piece as the upstream's socket delivered them (a ring body queues its reads as they came).
+      for await (const piece of body) {
         let held: HeldBytes = Buffer.isBuffer(piece) ? { bytes: piece } : piece;
         const chunk = held.bytes;
         // Cut the moment the body runs past what it announced (or past maxBlobSize with no announcement):
