@@ -54,15 +54,11 @@ class FillReader extends Readable {
     try {
       const next = await this.next();
       if (this.destroyed) {
-        if (next !== null && !Buffer.isBuffer(next)) for (const held of next) held.slot?.giveBack();
+        giveBack(next);
         return;
       }
       if (next === null) {
         this.push(null);
-        return;
-      }
-      if (Buffer.isBuffer(next)) {
-        this.push(next);
         return;
       }
       // All at once: a response writes them together (one writev). Views of a ring are copied, then given back.
@@ -104,14 +100,14 @@ class FillReader extends Readable {
         if (this.destroyed) return;
         const next = await this.next();
         if (this.destroyed) {
-          if (next !== null && !Buffer.isBuffer(next)) for (const held of next) held.slot?.giveBack();
+          giveBack(next);
           return;
         }
         if (next === null) break;
         let room = true;
         // Corked, the pieces go to the socket together (one writev), each with its own callback.
         response.cork();
-        for (const held of Buffer.isBuffer(next) ? [{ bytes: next }] : next) {
+        for (const held of next) {
           if (held.slot) inFlight.add(held);
           room = response.write(held.bytes, () => done(held));
         }
@@ -129,10 +125,10 @@ class FillReader extends Readable {
   }
 
   /**
-   * The next bytes: views of the recent window (each slot borrowed once for the caller), bytes read from the
-   * store, or null at the end. Waits for the download while it has nothing new.
+   * The next bytes: views of the recent window (each slot borrowed once for the caller) or bytes read from the
+   * store (in a buffer of their own), or null at the end. Waits for the download while it has nothing new.
    */
-  private async next(): Promise<HeldBytes[] | Buffer | null> {
+  private async next(): Promise<HeldBytes[] | null> {
     const fill = this.fill;
     for (;;) {
       if (this.destroyed) return null;
@@ -156,7 +152,7 @@ class FillReader extends Readable {
         if (this.position < fill.written && !fill.diskless) {
           const bytes = await this.readDisk(Math.min(want, fill.written - this.position));
           this.position += bytes.length;
-          return bytes;
+          return [{ bytes }];
         }
       }
       // Streaming through without a disk copy, a reader that fell out of the memory window cannot catch up.
@@ -185,6 +181,11 @@ class FillReader extends Readable {
     if (bytes.length === 0) throw new Error('blob fill content ended early');
     return bytes;
   }
+}
+
+/** Gives back the slots of bytes taken but not sent. */
+function giveBack(taken: HeldBytes[] | null): void {
+  for (const held of taken ?? []) held.slot?.giveBack();
 }
 
 /** Resolves when `response` can take more, or has closed. */
