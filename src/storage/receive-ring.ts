@@ -87,8 +87,8 @@ export class ReceiveRing {
    * `copyIn` once the transport, told by `nextIsFree`, reads on.
    */
   region(): Buffer | undefined {
-    if (this.current !== undefined && SLOT_BYTES - this.used >= MIN_READ_BYTES) return this.current.buffer.subarray(this.used);
-    const index = (this.currentIndex + 1) % this.capacity;
+    if (this.current !== undefined && this.currentHasRoom()) return this.current.buffer.subarray(this.used);
+    const index = this.followingIndex();
     let slot = this.slots[index];
     if (slot !== undefined && slot.holds > 0) return undefined;
     if (slot === undefined || slot.borrowed > 0) {
@@ -109,8 +109,8 @@ export class ReceiveRing {
    * stops reading its socket meanwhile).
    */
   nextIsFree(onFree: () => void): boolean {
-    if (this.current !== undefined && SLOT_BYTES - this.used >= MIN_READ_BYTES) return true;
-    const slot = this.slots[(this.currentIndex + 1) % this.capacity];
+    if (this.currentHasRoom()) return true;
+    const slot = this.slots[this.followingIndex()];
     if (slot === undefined || slot.holds === 0) return true;
     this.waiter = { slot, resume: onFree };
     return false;
@@ -137,6 +137,16 @@ export class ReceiveRing {
     if (region === undefined || bytes.length > region.length) return { bytes: Buffer.from(bytes) };
     bytes.copy(region);
     return this.took(region, bytes.length) as HeldBytes;
+  }
+
+  /** Whether the next read still goes into the current slot (region() and nextIsFree() must agree on it). */
+  private currentHasRoom(): boolean {
+    return this.current !== undefined && SLOT_BYTES - this.used >= MIN_READ_BYTES;
+  }
+
+  /** Where in the ring the slot after the current one is. */
+  private followingIndex(): number {
+    return (this.currentIndex + 1) % this.capacity;
   }
 
   /** @internal RingSlot.release() */
