@@ -124,7 +124,7 @@ export class RingTransport {
         socket.destroy();
         reject(error);
       };
-      const abort = (): void => fail(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      const abort = (): void => fail(abortError(signal));
       const timer = setTimeout(() => fail(Object.assign(new Error('upstream connect timed out'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.options.connectTimeoutMs);
       signal?.addEventListener('abort', abort, { once: true });
       socket.once('error', fail);
@@ -154,6 +154,11 @@ class ConnectionLost extends Error {
 }
 
 const IDLE_TIMEOUT = 'UND_ERR_BODY_TIMEOUT';
+
+/** What an abort of `signal` fails a connect or an exchange with. */
+function abortError(signal: AbortSignal | undefined): Error {
+  return signal?.reason instanceof Error ? signal.reason : new Error('aborted');
+}
 
 function requestHead(url: URL, headers: Record<string, string>): string {
   let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
@@ -288,7 +293,7 @@ class Exchange {
   private answered = false;
   private over = false;
   private failed = false;
-  private readonly onAbort = (): void => this.fail(this.signal?.reason instanceof Error ? this.signal.reason : new Error('aborted'));
+  private readonly onAbort = (): void => this.fail(abortError(this.signal));
 
   constructor(ring: ReceiveRing, connection: Connection, signal: AbortSignal | undefined) {
     this.ring = ring;
