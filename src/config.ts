@@ -309,7 +309,14 @@ const schema = z
         .strict(),
     ),
     upstreamTimeouts: z
-      .object({ connect: duration.default('10s'), idle: duration.default('30s') })
+      .object({
+        connect: duration.default('10s'),
+        // No byte for this long aborts a transfer (and an answer's head must be whole within it).
+        idle: duration.default('30s'),
+        // Bytes per second a blob download must average over each idle period, or it is aborted and its
+        // fill slot freed (0: no floor). Without it, an upstream dripping a byte per period holds a slot for good.
+        minRate: z.union([z.literal(0), size]).default('16KiB'),
+      })
       .strict()
       .default({}),
     upstreams: z

@@ -90,6 +90,7 @@ export const mirrorServices = fp<MirrorServicesOptions>(
         new MeteredRegistryClient(upstream, {
           connectTimeoutMs: config.upstreamTimeouts.connect,
           idleTimeoutMs: config.upstreamTimeouts.idle,
+          minBytesPerSecond: config.upstreamTimeouts.minRate,
           logger: log,
           onResponse: metrics.upstreamResponse,
           quota: quotaView,

@@ -51,6 +51,8 @@ export interface UpstreamRequest {
 export interface RegistryClientOptions {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Floor rate of blob downloads (upstreamTimeouts.minRate; 0: none). */
+  minBytesPerSecond?: number;
   logger: Logger;
   /** Tokens shared with other replicas (per upstream), when there are replicas. */
   sharedTokens?: SharedTokenStore;
@@ -115,6 +117,7 @@ export class RegistryClient {
     this.blobTransport = new RingTransport({
       connectTimeoutMs: options.connectTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
+      minBytesPerSecond: options.minBytesPerSecond ?? 0,
       lookup: this.addresses.lookup,
       refusal: (hostname) => this.addresses.refusal(hostname),
       ...(ca && { ca }),

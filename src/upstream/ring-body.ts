@@ -17,14 +17,15 @@ export class RingBody implements AsyncIterable<HeldBytes> {
   private consumed = false;
   private draining = false;
   private readonly abandon: () => void;
-  private readonly drainable: boolean;
+  /** Whether the rest may be read to its end in the background (a short body, while few others are). */
+  private readonly mayDrain: () => boolean;
   /** Settles when the body ended whole (resolves) or failed (rejects). */
   readonly whole: Promise<void>;
   private settle!: (error?: Error) => void;
 
-  constructor(abandon: () => void, drainable: boolean) {
+  constructor(abandon: () => void, mayDrain: () => boolean) {
     this.abandon = abandon;
-    this.drainable = drainable;
+    this.mayDrain = mayDrain;
     this.whole = new Promise((resolve, reject) => {
       this.settle = (error) => (error ? reject(error) : resolve());
     });
@@ -58,11 +59,14 @@ export class RingBody implements AsyncIterable<HeldBytes> {
     this.drop();
   }
 
-  /** Drops the body and whatever of it is still queued; a short one is read to its end to keep the connection. */
+  /**
+   * Drops the body and whatever of it is still queued; a short one is read to its end to keep the
+   * connection, within a deadline (the transport's).
+   */
   drop(): void {
     for (const held of this.queue.splice(0)) held.slot?.release();
-    if (this.ended || this.failure !== undefined) return;
-    if (this.drainable) this.draining = true;
+    if (this.ended || this.failure !== undefined || this.draining) return;
+    if (this.mayDrain()) this.draining = true;
     else this.abandon();
   }
 

@@ -13,7 +13,16 @@ import { RingBody } from './ring-body.ts';
 
 export interface RingTransportOptions {
   connectTimeoutMs: number;
+  /**
+   * No byte for this long fails a transfer; so does a status line and headers not whole this long after
+   * the request was sent, however steadily they trickle (undici's headersTimeout).
+   */
   idleTimeoutMs: number;
+  /**
+   * A body slower than this, averaged over each idle period, fails (0: no floor). A download holds a fill
+   * slot; without a floor an upstream dripping a byte per idle period would hold it for good.
+   */
+  minBytesPerSecond: number;
   lookup: net.LookupFunction;
   /** Why a connection to this hostname must not be made (an internal IP literal not allowed), if so. */
   refusal: (hostname: string) => string | undefined;
@@ -31,8 +40,17 @@ export interface RingResponse {
 
 /** Longest status line and headers accepted (undici's default is 16 KiB; Docker Hub's are ~1 KiB). */
 const MAX_HEAD_BYTES = 64 * 1024;
-/** Longest chunk-size line (with extensions) or trailer section accepted in a chunked body. */
+/** Longest chunk-size line (with extensions) or trailer line accepted in a chunked body. */
 const MAX_CHUNK_LINE = 4 * 1024;
+/** Trailers of a chunked body, all lines together (they are read and dropped). */
+const MAX_TRAILER_BYTES = 16 * 1024;
+/**
+ * A chunked body's framing (size lines, extensions, CRLFs, trailers) may exceed its data by this much at
+ * most: a body of 1-byte chunks with 4 KiB extensions would make every byte counted cost 4 KiB on the wire.
+ */
+const FRAMING_ALLOWANCE = 64 * 1024;
+/** 1xx answers accepted before the real one (each is skipped; an endless stream of them is no answer). */
+const MAX_INFORMATIONAL = 8;
 /** Idle connections kept per origin, and for how long unless the server says less. */
 const IDLE_PER_ORIGIN = 8;
 const KEEP_IDLE_MS = 30_000;
@@ -41,13 +59,21 @@ const KEEP_IDLE_MS = 30_000;
  * bytes are copied into the ring within the same callback, so one buffer serves every connection.
  */
 const SCRATCH = Buffer.allocUnsafeSlow(MIN_READ_BYTES);
-/** An answer not wanted (a redirect's, a 401's) is read to its end, keeping its connection, if at most this long. */
+/** An answer not wanted (a redirect's, a 401's) is read to its end, keeping its connection, if at most this long… */
 const DRAINABLE_BYTES = 64 * 1024;
+/**
+ * …and if its end comes within this time, while at most MAX_DRAINS others are being drained: an upstream that
+ * sends a small answer slowly must not gather sockets and ring slots in the background, one per request.
+ */
+const DRAIN_DEADLINE_MS = 1000;
+const MAX_DRAINS = 16;
 
 export class RingTransport {
   private readonly options: RingTransportOptions;
   private readonly idle = new Map<string, Connection[]>();
   private closed = false;
+  /** Unwanted answers being read to their end in the background (at most MAX_DRAINS). */
+  drains = 0;
 
   constructor(options: RingTransportOptions) {
     this.options = options;
@@ -80,10 +106,16 @@ export class RingTransport {
     this.idle.clear();
   }
 
+  /** @internal Connection, Exchange */
+  get timing(): Pick<RingTransportOptions, 'idleTimeoutMs' | 'minBytesPerSecond'> {
+    return this.options;
+  }
+
   private takeIdle(origin: string): Connection | undefined {
     const list = this.idle.get(origin);
     for (;;) {
       const connection = list?.pop();
+      if (list?.length === 0) this.idle.delete(origin);
       if (!connection) return undefined;
       if (connection.usable) return connection;
     }
@@ -101,6 +133,8 @@ export class RingTransport {
     connection.idleFor(keepMs, () => {
       const at = list.indexOf(connection);
       if (at >= 0) list.splice(at, 1);
+      // Origins come from redirects too: an emptied list goes, so the map holds only origins with connections.
+      if (list.length === 0 && this.idle.get(connection.origin) === list) this.idle.delete(connection.origin);
     });
   }
 
@@ -220,7 +254,7 @@ class Connection {
     this.forgetIdle = undefined;
     socket.setTimeout(this.idleMs);
     socket.ref();
-    const exchange = new Exchange(ring, this, signal);
+    const exchange = new Exchange(ring, this, this.transport, signal);
     this.current = exchange;
     socket.write(request);
     return exchange.head;
@@ -278,32 +312,48 @@ class Exchange {
   readonly head: Promise<RingResponse>;
   private readonly ring: ReceiveRing;
   private readonly connection: Connection;
+  private readonly transport: RingTransport;
   private readonly signal: AbortSignal | undefined;
   private resolveHead!: (response: RingResponse) => void;
   private rejectHead!: (error: Error) => void;
-  private headBytes: Buffer | undefined = Buffer.alloc(0);
+  /** The head read so far when it spans reads (copies: the ring may reuse what it was read into). */
+  private headParts: Buffer[] | undefined = [];
+  private headLength = 0;
+  private informational = 0;
   private body: RingBody | undefined;
   private framing: Framing = { kind: 'close' };
   /** Chunked bodies: bytes of the chunk under way still to come, and the partial size line or trailers. */
   private chunkLeft = 0;
   private chunkState: 'size' | 'data' | 'data-end' | 'trailers' = 'size';
   private line = '';
+  /** Chunked bodies: data bytes, and bytes of everything else (size lines, CRLFs, trailers). */
+  private dataBytes = 0;
+  private framingBytes = 0;
+  private trailerBytes = 0;
   /** How long the connection may be reused after this answer (undefined: not at all). */
   private keepMs: number | undefined;
   private answered = false;
   private over = false;
   private failed = false;
+  /** Fails the exchange if the head is not whole in time, then if the body falls below the floor rate. */
+  private deadline: NodeJS.Timeout | undefined;
+  /** Body bytes in the current rate window. */
+  private windowBytes = 0;
+  private draining = false;
   private readonly onAbort = (): void => this.fail(abortError(this.signal));
 
-  constructor(ring: ReceiveRing, connection: Connection, signal: AbortSignal | undefined) {
+  constructor(ring: ReceiveRing, connection: Connection, transport: RingTransport, signal: AbortSignal | undefined) {
     this.ring = ring;
     this.connection = connection;
+    this.transport = transport;
     this.signal = signal;
     this.head = new Promise((resolve, reject) => {
       this.resolveHead = resolve;
       this.rejectHead = reject;
     });
     signal?.addEventListener('abort', this.onAbort, { once: true });
+    const { idleTimeoutMs } = transport.timing;
+    this.deadline = setTimeout(() => this.timedOut(`upstream sent no whole answer head within ${idleTimeoutMs} ms`), idleTimeoutMs);
   }
 
   nextBuffer(): Uint8Array | undefined {
@@ -324,27 +374,57 @@ class Exchange {
     }
     // Whole: the connection reads on (into the scratch buffer) while idle, to notice a close; failed: it is gone.
     if (this.over) return !this.failed;
-    if (this.ring.nextIsFree(() => this.connection.resume())) return true;
-    // Waiting for the download's own disk and hash is no silence of the upstream's: no idle time-out meanwhile.
+    if (this.ring.nextIsFree(() => this.resume())) return true;
+    // Waiting for the download's own disk and hash is no silence of the upstream's: no idle time-out and no
+    // rate window meanwhile.
     this.connection.pauseIdleTimer();
+    if (this.body !== undefined && !this.draining) clearTimeout(this.deadline);
     return false;
+  }
+
+  private resume(): void {
+    if (this.over) return;
+    if (this.body !== undefined) this.startRateWindow();
+    this.connection.resume();
+  }
+
+  /** Checks, once per idle period of the body, that it came at least at the floor rate. */
+  private startRateWindow(): void {
+    // A drain has a deadline of its own.
+    if (this.draining) return;
+    clearTimeout(this.deadline);
+    const { idleTimeoutMs, minBytesPerSecond } = this.transport.timing;
+    if (minBytesPerSecond <= 0) return;
+    this.windowBytes = 0;
+    this.deadline = setTimeout(() => {
+      const floor = (minBytesPerSecond * idleTimeoutMs) / 1000;
+      if (this.windowBytes >= floor) this.startRateWindow();
+      else this.timedOut(`upstream sent ${this.windowBytes} bytes in ${idleTimeoutMs} ms, below upstreamTimeouts.minRate (${minBytesPerSecond} bytes/s)`);
+    }, idleTimeoutMs);
+  }
+
+  private timedOut(message: string): void {
+    this.fail(new ConnectionLost(message, this.answered, Object.assign(new Error(message), { code: IDLE_TIMEOUT })));
   }
 
   private take(held: HeldBytes): void {
     let rest = held.bytes;
-    while (this.headBytes !== undefined) {
+    while (this.headParts !== undefined) {
       if (rest.length === 0) return;
-      const headEnd = this.headBytes.length;
-      const joined = Buffer.concat([this.headBytes, rest]);
-      const end = joined.indexOf('\r\n\r\n');
+      const end = headEnd(this.headParts, rest);
       if (end < 0) {
-        if (joined.length > MAX_HEAD_BYTES) throw new Error('upstream answer head too long');
-        this.headBytes = joined;
+        this.headLength += rest.length;
+        if (this.headLength > MAX_HEAD_BYTES) throw new Error('upstream answer head too long');
+        this.headParts.push(Buffer.from(rest));
         return;
       }
-      rest = rest.subarray(end + 4 - headEnd);
+      if (this.headLength + end > MAX_HEAD_BYTES) throw new Error('upstream answer head too long');
+      const head = Buffer.concat([...this.headParts, rest.subarray(0, end)]);
+      rest = rest.subarray(end);
+      this.headParts = [];
+      this.headLength = 0;
       // A 1xx answer is followed by the real one.
-      if (!this.parseHead(joined.subarray(0, end).toString('latin1'))) this.headBytes = Buffer.alloc(0);
+      if (this.parseHead(head.toString('latin1', 0, head.length - 4))) this.headParts = undefined;
     }
     const body = { ...held, bytes: rest };
     if (this.framing.kind === 'chunked') this.takeChunked(body);
@@ -354,29 +434,46 @@ class Exchange {
   /** Parses the status line and headers; false for a 1xx answer (another head follows). */
   private parseHead(text: string): boolean {
     const lines = text.split('\r\n');
-    const status = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0] ?? '');
+    const status = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? '');
     if (!status) throw new Error('upstream answer is not HTTP/1.1');
-    const statusCode = Number(status[1]);
-    if (statusCode >= 100 && statusCode < 200) return false;
-    const headers: Record<string, string | string[] | undefined> = {};
+    const statusCode = Number(status[2]);
+    if (statusCode === 101) throw new Error('upstream switched protocols on a GET');
+    if (statusCode >= 100 && statusCode < 200) {
+      this.informational += 1;
+      if (this.informational > MAX_INFORMATIONAL) throw new Error('upstream sent too many 1xx answers');
+      return false;
+    }
+    // No prototype: a header named __proto__ is a header like any other.
+    const headers: Record<string, string | string[] | undefined> = Object.create(null);
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(':');
       if (colon <= 0) throw new Error('upstream answer has a malformed header');
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim();
       const earlier = headers[name];
-      headers[name] = earlier === undefined ? value : Array.isArray(earlier) ? [...earlier, value] : [earlier, value];
+      if (earlier === undefined) headers[name] = value;
+      else if (Array.isArray(earlier)) earlier.push(value);
+      else headers[name] = [earlier, value];
     }
-    this.headBytes = undefined;
     this.framing = framingOf(statusCode, headers);
     const small = this.framing.kind === 'length' && this.framing.remaining <= DRAINABLE_BYTES;
-    this.body = new RingBody(() => this.abandon(), small);
-    this.keepMs = keepAliveMs(headers);
+    this.body = new RingBody(() => this.abandon(), () => small && this.startDrain());
+    this.keepMs = keepAliveMs(headers, status[1] === '0');
+    this.startRateWindow();
     this.resolveHead({ statusCode, headers, body: this.body });
     if (this.framing.kind === 'length' && this.framing.remaining === 0) this.complete();
     return true;
   }
 
+  /** The consumer does not want the (short) body: read it to its end in the background, if that may be. */
+  private startDrain(): boolean {
+    if (this.transport.drains >= MAX_DRAINS) return false;
+    this.transport.drains += 1;
+    this.draining = true;
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(() => this.abandon(), DRAIN_DEADLINE_MS);
+    return true;
+  }
 
   private deliver(held: HeldBytes): void {
     let { bytes } = held;
@@ -394,6 +491,7 @@ class Exchange {
       }
       framing.remaining -= bytes.length;
     }
+    this.windowBytes += bytes.length;
     this.body?.push({ ...held, bytes });
     if (framing.kind === 'length' && framing.remaining === 0) this.complete();
   }
@@ -407,6 +505,7 @@ class Exchange {
         this.deliver({ ...held, bytes: bytes.subarray(at, at + take) });
         at += take;
         this.chunkLeft -= take;
+        this.dataBytes += take;
         if (this.chunkLeft === 0) this.chunkState = 'data-end';
         continue;
       }
@@ -414,8 +513,12 @@ class Exchange {
       const newline = bytes.indexOf(10, at);
       const end = newline < 0 ? bytes.length : newline + 1;
       this.line += bytes.toString('latin1', at, end);
+      this.framingBytes += end - at;
+      if (this.chunkState === 'trailers') this.trailerBytes += end - at;
       at = end;
-      if (this.line.length > MAX_CHUNK_LINE) throw new Error('upstream chunked body malformed');
+      if (this.line.length > MAX_CHUNK_LINE || this.trailerBytes > MAX_TRAILER_BYTES || this.framingBytes > FRAMING_ALLOWANCE + this.dataBytes) {
+        throw new Error('upstream chunked body malformed');
+      }
       if (newline < 0) return;
       const line = this.line.replace(/\r?\n$/, '');
       this.line = '';
@@ -443,8 +546,7 @@ class Exchange {
   /** The answer ended whole. */
   private complete(): void {
     if (this.over) return;
-    this.over = true;
-    this.signal?.removeEventListener('abort', this.onAbort);
+    this.finish();
     this.body?.end();
     this.connection.done(this, this.keepMs);
   }
@@ -461,12 +563,20 @@ class Exchange {
 
   private fail(error: Error): void {
     if (this.over) return;
-    this.over = true;
+    this.finish();
     this.failed = true;
-    this.signal?.removeEventListener('abort', this.onAbort);
     this.connection.destroy();
     this.rejectHead(error);
     this.body?.fail(error);
+  }
+
+  /** The answer is over, whole or not: its timers and its place among the drains go. */
+  private finish(): void {
+    this.over = true;
+    clearTimeout(this.deadline);
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.draining) this.transport.drains -= 1;
+    this.draining = false;
   }
 
   /** The caller dropped the body before its end. */
@@ -475,6 +585,25 @@ class Exchange {
     this.fail(new Error('body dropped'));
   }
 }
+
+/**
+ * Where the head ends in `rest` (just after its blank line), given the earlier reads of it in `parts`, or -1.
+ * The blank line may straddle reads; each byte is looked at a bounded number of times, however the head trickles.
+ */
+function headEnd(parts: Buffer[], rest: Buffer): number {
+  const last = parts[parts.length - 1];
+  if (last !== undefined) {
+    // Up to 3 bytes of the terminator at the end of the earlier reads (a read of one byte each, at worst).
+    const tail = Buffer.concat(parts.slice(-3)).subarray(-3).toString('latin1');
+    for (let k = 3; k >= 1; k--) {
+      if (tail.endsWith(HEAD_TERMINATOR.slice(0, k)) && rest.toString('latin1', 0, 4 - k) === HEAD_TERMINATOR.slice(k)) return 4 - k;
+    }
+  }
+  const at = rest.indexOf(HEAD_TERMINATOR);
+  return at < 0 ? -1 : at + 4;
+}
+
+const HEAD_TERMINATOR = '\r\n\r\n';
 
 function framingOf(statusCode: number, headers: Record<string, string | string[] | undefined>): Framing {
   if (statusCode === 204 || statusCode === 304) return { kind: 'length', remaining: 0 };
@@ -494,9 +623,11 @@ function framingOf(statusCode: number, headers: Record<string, string | string[]
 }
 
 /** How long the connection may be reused after this answer; undefined: not at all. */
-function keepAliveMs(headers: Record<string, string | string[] | undefined>): number | undefined {
-  const connection = [headers.connection ?? []].flat().join(',').toLowerCase();
-  if (connection.split(',').some((token) => token.trim() === 'close')) return undefined;
+function keepAliveMs(headers: Record<string, string | string[] | undefined>, http10: boolean): number | undefined {
+  const tokens = [headers.connection ?? []].flat().join(',').toLowerCase().split(',').map((token) => token.trim());
+  if (tokens.includes('close')) return undefined;
+  // HTTP/1.0 closes after each answer unless it says otherwise (RFC 9112 9.3).
+  if (http10 && !tokens.includes('keep-alive')) return undefined;
   const te = headers['transfer-encoding'] !== undefined;
   const cl = headers['content-length'] !== undefined;
   // Neither: the body ends with the connection. Both: a message framed two ways (RFC 9112 6.1), not reused.

@@ -5,9 +5,10 @@ import { startMirror, type TestMirror } from '../support/mirror.ts';
 import { largestLayer, startFaultyUpstream, type FaultyUpstream } from './support/faulty-upstream.ts';
 import { waitFor } from './support/wait-for.ts';
 
-// A real registry that stops answering (no headers), stalls mid-body, or trickles with gaps longer than
-// the idle time-out: the time-outs fire and the client gets an error within a bound, never a hang, and
-// nothing is kept. A trickle that keeps bytes coming is slow but alive: it completes.
+// A real registry that stops answering (no headers), stalls mid-body, trickles with gaps longer than the
+// idle time-out, or trickles without gaps but below upstreamTimeouts.minRate (a fill slot held for good
+// otherwise): the time-outs fire and the client gets an error within a bound, never a hang, and nothing is
+// kept. A trickle above the floor is slow but alive: it completes.
 
 const IDLE_MS = 1000;
 /** Idle time-out plus the token dance and scheduling slack. */
@@ -22,7 +23,7 @@ before(async () => {
   ]);
   mirror = await startMirror(
     { hub: { url: upstream.proxy.url, defaultNamespace: 'library', tagTtl: '1h' } },
-    { extra: { upstreamTimeouts: { connect: '1s', idle: `${IDLE_MS}ms` } } },
+    { extra: { upstreamTimeouts: { connect: '1s', idle: `${IDLE_MS}ms`, minRate: '16KiB' } } },
   );
 });
 after(async () => {
@@ -47,6 +48,8 @@ test('an upstream that never sends headers: 503 UNAVAILABLE within the bound', a
 for (const [label, action] of [
   ['stalls mid-body', { kind: 'stall', afterBytes: 100 * 1024 }],
   ['trickles with gaps longer than the idle time-out', { kind: 'trickle', chunk: 32 * 1024, delayMs: IDLE_MS * 2 }],
+  // 2 KiB every 300 ms: never idle, 6.7 KiB/s.
+  ['trickles below the floor rate', { kind: 'trickle', chunk: 2 * 1024, delayMs: 300 }],
 ] as const) {
   test(`an upstream that ${label}: the transfer fails within the bound and nothing is kept`, async () => {
     const layer = largestLayer(upstream.images[0] ?? assert.fail());

@@ -8,7 +8,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import { type HeldBytes, MIN_READ_BYTES, RING_SLOTS, SLOT_BYTES } from '../../src/storage/receive-ring.ts';
-import { type RingResponse, RingTransport } from '../../src/upstream/ring-transport.ts';
+import type { RingResponse } from '../../src/upstream/ring-transport.ts';
+import { readAll, type ScriptedUpstream, startScriptedUpstream, testTransport } from '../support/scripted-upstream.ts';
 
 // Issue 11: blob downloads read their upstream socket into a ring of reused buffers, through an HTTP/1.1
 // client of the mirror's own. Against raw sockets on the loopback (so every framing and every split of the
@@ -16,52 +17,14 @@ import { type RingResponse, RingTransport } from '../../src/upstream/ring-transp
 // ring, connections are reused, a body longer than announced is cut, an early close fails the body, and
 // the ring stops reading while a consumer holds every slot — no byte is overwritten under a holder.
 
-type Script = (socket: net.Socket, request: string) => void;
-let script: Script;
-const connections: net.Socket[] = [];
-let server: net.Server;
-let port: number;
-
+let upstream: ScriptedUpstream;
 before(async () => {
-  server = net.createServer((socket) => {
-    connections.push(socket);
-    let head = '';
-    socket.on('data', (data) => {
-      head += data.toString('latin1');
-      while (head.includes('\r\n\r\n')) {
-        const end = head.indexOf('\r\n\r\n') + 4;
-        const request = head.slice(0, end);
-        head = head.slice(end);
-        script(socket, request);
-      }
-    });
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as net.AddressInfo).port;
+  upstream = await startScriptedUpstream();
 });
-after(() => {
-  for (const socket of connections) socket.destroy();
-  server.close();
-});
+after(() => upstream.close());
 
-function transport(options: Partial<ConstructorParameters<typeof RingTransport>[0]> = {}): RingTransport {
-  return new RingTransport({ connectTimeoutMs: 2000, idleTimeoutMs: 2000, lookup: undefined as unknown as net.LookupFunction, refusal: () => undefined, ringSlots: RING_SLOTS, ...options });
-}
-
-const url = (): URL => new URL(`http://127.0.0.1:${port}/v2/x/blobs/sha256:0`);
-
-/** Reads a body whole, releasing each piece, and checks every piece lies in a slot of the ring. */
-async function readAll(response: RingResponse): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const held of response.body) {
-    assert.ok(held.slot, 'every piece of the body lies in the ring');
-    parts.push(Buffer.from(held.bytes));
-    held.slot.release();
-  }
-  await response.body.whole;
-  return Buffer.concat(parts);
-}
+const transport = testTransport;
+const url = (): URL => upstream.url();
 
 /** Writes `bytes` in pieces of the given sizes, a moment apart, so reads split them anywhere. */
 async function dribble(socket: net.Socket, bytes: Buffer, sizes: number[]): Promise<void> {
@@ -76,8 +39,8 @@ async function dribble(socket: net.Socket, bytes: Buffer, sizes: number[]): Prom
 
 test('a Content-Length body arrives whole, in the ring, and the connection is reused for the next GET', async () => {
   const body = randomBytes(3 * 1024 * 1024 + 17);
-  const before = connections.length;
-  script = (socket) => void dribble(socket, Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]), [7, 100_000, 65_536, 300_000]);
+  const before = upstream.connections.length;
+  upstream.script = (socket) => void dribble(socket, Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]), [7, 100_000, 65_536, 300_000]);
   const client = transport();
   try {
     const first = await client.get(url(), {});
@@ -86,7 +49,7 @@ test('a Content-Length body arrives whole, in the ring, and the connection is re
     assert.ok((await readAll(first)).equals(body));
     const second = await client.get(url(), { authorization: 'Bearer t' });
     assert.ok((await readAll(second)).equals(body));
-    assert.equal(connections.length - before, 1, 'both GETs went over one connection');
+    assert.equal(upstream.connections.length - before, 1, 'both GETs went over one connection');
   } finally {
     client.close();
   }
@@ -100,7 +63,7 @@ test('chunked bodies (extensions, trailers, any split) and 1xx answers before th
     framed.push(Buffer.from(`${piece.length.toString(16)};ext=1\r\n`), piece, Buffer.from('\r\n'));
   }
   framed.push(Buffer.from('0\r\nX-Trailer: yes\r\n\r\n'));
-  script = (socket) => void dribble(socket, Buffer.concat(framed), [1, 3, 5000, 64 * 1024]);
+  upstream.script = (socket) => void dribble(socket, Buffer.concat(framed), [1, 3, 5000, 64 * 1024]);
   const client = transport();
   try {
     const response = await client.get(url(), {});
@@ -113,14 +76,14 @@ test('chunked bodies (extensions, trailers, any split) and 1xx answers before th
 
 test('a body that ends with its connection, and one that ends early', async () => {
   const body = randomBytes(200_000);
-  script = (socket) => {
+  upstream.script = (socket) => {
     socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n');
     socket.end(body);
   };
   const client = transport();
   try {
     assert.ok((await readAll(await client.get(url(), {}))).equals(body));
-    script = (socket) => {
+    upstream.script = (socket) => {
       socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length + 10}\r\n\r\n`);
       socket.end(body);
     };
@@ -133,30 +96,30 @@ test('a body that ends with its connection, and one that ends early', async () =
 
 test('bytes past the end of an answer are cut and the connection is not reused', async () => {
   const body = randomBytes(1000);
-  script = (socket) => socket.write(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n'), body, Buffer.from('EXTRA BYTES')]));
-  const before = connections.length;
+  upstream.script = (socket) => socket.write(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n'), body, Buffer.from('EXTRA BYTES')]));
+  const before = upstream.connections.length;
   const client = transport();
   try {
     assert.ok((await readAll(await client.get(url(), {}))).equals(body));
     assert.ok((await readAll(await client.get(url(), {}))).equals(body));
-    assert.equal(connections.length - before, 2, 'the connection that sent too much was not reused');
+    assert.equal(upstream.connections.length - before, 2, 'the connection that sent too much was not reused');
     // The same after a chunked body's end, after an empty answer, and for an answer framed both ways.
     for (const answer of [
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n',
       'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n',
       'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
     ]) {
-      script = (socket) => socket.write(answer);
-      const opened = connections.length;
+      upstream.script = (socket) => socket.write(answer);
+      const opened = upstream.connections.length;
       const fresh = transport();
       try {
         await readAll(await fresh.get(url(), {}));
-        script = (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nxyz');
+        upstream.script = (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nxyz');
         assert.equal((await readAll(await fresh.get(url(), {}))).toString(), 'xyz');
       } finally {
         fresh.close();
       }
-      assert.equal(connections.length - opened, 2, `not reused after: ${JSON.stringify(answer.slice(0, 40))}`);
+      assert.equal(upstream.connections.length - opened, 2, `not reused after: ${JSON.stringify(answer.slice(0, 40))}`);
     }
   } finally {
     client.close();
@@ -164,7 +127,7 @@ test('bytes past the end of an answer are cut and the connection is not reused',
 });
 
 test('an answer that stalls times out; a header value that would start a header of its own is refused', async () => {
-  script = (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+  upstream.script = (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
   const client = transport({ idleTimeoutMs: 200 });
   try {
     const response = await client.get(url(), {});
@@ -218,7 +181,7 @@ async function holdUntilStalled(response: RingResponse, body: Buffer, slack = 0)
 
 test('while a consumer holds every slot the upstream is not read, and no held byte is overwritten', async () => {
   const body = randomBytes(RING_SLOTS * SLOT_BYTES * 3);
-  script = (socket) => socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+  upstream.script = (socket) => socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
   const client = transport();
   try {
     await holdUntilStalled(await client.get(url(), {}), body);

@@ -10,7 +10,7 @@ test('config/default.yaml loads with no environment overrides', () => {
   assert.equal(config.defaultUpstream, 'dockerhub');
   assert.equal(config.storage.path, path.resolve(process.cwd(), 'data'));
   assert.deepEqual(config.metadata, { tagRecordTtl: 30 * 86_400_000 });
-  assert.deepEqual(config.upstreamTimeouts, { connect: 10_000, idle: 30_000 });
+  assert.deepEqual(config.upstreamTimeouts, { connect: 10_000, idle: 30_000, minRate: 16 * 1024 });
   assert.deepEqual(Object.keys(config.upstreams).sort(), ['dockerhub', 'gcr', 'ghcr', 'k8s', 'quay']);
 });
 

@@ -20,12 +20,18 @@ test('a bare number is seconds', () => {
 test('tagTtl defaults to 5m and timeouts to 10s / 30s', () => {
   const config = parseConfig(MINIMAL);
   assert.equal(config.upstreams.hub?.tagTtl, 300_000);
-  assert.deepEqual(config.upstreamTimeouts, { connect: 10_000, idle: 30_000 });
+  assert.deepEqual(config.upstreamTimeouts, { connect: 10_000, idle: 30_000, minRate: 16 * 1024 });
 });
 
 test('upstreamTimeouts are parsed as durations', () => {
   const config = parseConfig({ ...MINIMAL, upstreamTimeouts: { connect: '2s', idle: '1m' } });
-  assert.deepEqual(config.upstreamTimeouts, { connect: 2_000, idle: 60_000 });
+  assert.deepEqual(config.upstreamTimeouts, { connect: 2_000, idle: 60_000, minRate: 16 * 1024 });
+});
+
+test('upstreamTimeouts.minRate is a size per second, or 0 for no floor', () => {
+  assert.equal(parseConfig({ ...MINIMAL, upstreamTimeouts: { minRate: '1MiB' } }).upstreamTimeouts.minRate, 1024 * 1024);
+  assert.equal(parseConfig({ ...MINIMAL, upstreamTimeouts: { minRate: 0 } }).upstreamTimeouts.minRate, 0);
+  assertProblem(configProblems({ ...MINIMAL, upstreamTimeouts: { minRate: 'fast' } }), 'upstreamTimeouts.minRate');
 });
 
 test('a duration that does not parse is a problem naming its key', () => {

@@ -8,5 +8,5 @@ test('a misspelt key names the key it most likely meant', () => {
 });
 
 test('a key far from every known one lists what is known there instead', () => {
-  assertProblem(configProblems({ ...MINIMAL, upstreamTimeouts: { read: '5s' } }), 'upstreamTimeouts.read: unknown key', 'known here: connect, idle');
+  assertProblem(configProblems({ ...MINIMAL, upstreamTimeouts: { read: '5s' } }), 'upstreamTimeouts.read: unknown key', 'known here: connect, idle, minRate');
 });
