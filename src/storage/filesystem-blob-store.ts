@@ -13,7 +13,6 @@
 // the writer's id (a UUID) that the fill lease publishes: the file grows as the upstream sends, and a
 // reader holding it open keeps reading the same inode after the rename into place.
 
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -24,8 +23,8 @@ import { type BlobStat, type BlobStore, type BlobWriter, type ByteRange, type Cr
 import { FileLock, notedLockFile } from './file-lock.ts';
 import { HashingWriter, putVerified } from './hashing-writer.ts';
 import { fileReader } from './file-reader.ts';
+import { readKeptFile } from './kept-file-reader.ts';
 
-const READ_CHUNK_BYTES = 1024 * 1024;
 /**
  * Chunks per writev() at most. A fill hands over whatever arrived during its previous write, which under
  * load is ~32 socket reads of 64 KiB, and one writev of 32 fresh 64 KiB buffers cost five times the kernel
@@ -98,8 +97,7 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   open(digest: Digest, range?: ByteRange): Readable {
-    // Large reads: a quarter of the syscalls and stream hops of the 64 KiB default (bench: warm large blob).
-    return createReadStream(this.pathFor(digest), { highWaterMark: READ_CHUNK_BYTES, ...(range && { start: range.start, end: range.end }) });
+    return readKeptFile(this.pathFor(digest), range?.start, range?.end);
   }
 
   async readAll(digest: Digest): Promise<Buffer | undefined> {

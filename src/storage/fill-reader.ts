@@ -10,11 +10,12 @@
 // flight (it takes a new buffer instead, receive-ring.ts), so a slow client slows nobody else.
 // Read any other way, the window's bytes are copied out, since nothing tells when a consumer is done with them.
 
-import { ServerResponse } from 'node:http';
-import { Readable, type Writable } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import type { BlobFill } from './blob-fill.ts';
 import type { BlobStore, InFlightReader } from './blob-store.ts';
 import type { HeldBytes } from './receive-ring.ts';
+import { SelfSendingReadable, waitForRoom } from './self-sending-readable.ts';
 
 /**
  * A reader takes up to this much at once: all the upstream's chunks held for it, so the client's socket
@@ -28,7 +29,7 @@ export function readFill(fill: BlobFill, store: Pick<BlobStore, 'openInFlight'>,
 
 const EVENTS = ['progress', 'verified', 'committed', 'failed'] as const;
 
-class FillReader extends Readable {
+class FillReader extends SelfSendingReadable {
   private readonly fill: BlobFill;
   private readonly store: Pick<BlobStore, 'openInFlight'>;
   private readonly end: number | undefined;
@@ -71,12 +72,6 @@ class FillReader extends Readable {
     }
   }
 
-  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
-    if (!(destination instanceof ServerResponse) || this.readableFlowing !== null) return super.pipe(destination, options);
-    void this.sendTo(destination, options?.end !== false);
-    return destination;
-  }
-
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     for (const event of EVENTS) this.fill.off(event, this.wake);
     this.wake();
@@ -86,7 +81,7 @@ class FillReader extends Readable {
   }
 
   /** Writes to the response directly, each of the window's bytes held until its write is done. */
-  private async sendTo(response: ServerResponse, endResponse: boolean): Promise<void> {
+  protected async sendTo(response: ServerResponse): Promise<boolean> {
     const inFlight = new Set<HeldBytes>();
     const done = (held: HeldBytes): void => {
       if (inFlight.delete(held)) held.slot?.giveBack();
@@ -95,32 +90,24 @@ class FillReader extends Readable {
     response.once('close', () => {
       for (const held of inFlight) done(held);
     });
-    try {
-      for (;;) {
-        if (this.destroyed) return;
-        const next = await this.next();
-        if (this.destroyed) {
-          giveBack(next);
-          return;
-        }
-        if (next === null) break;
-        let room = true;
-        // Corked, the pieces go to the socket together (one writev), each with its own callback.
-        response.cork();
-        for (const held of next) {
-          if (held.slot) inFlight.add(held);
-          room = response.write(held.bytes, () => done(held));
-        }
-        response.uncork();
-        if (response.destroyed) return;
-        if (!room) await waitForRoom(response);
+    for (;;) {
+      if (this.destroyed) return false;
+      const next = await this.next();
+      if (this.destroyed) {
+        giveBack(next);
+        return false;
       }
-      // Ended as a stream is, for whoever watches it (fastify does), then the response.
-      this.push(null);
-      this.resume();
-      if (endResponse) response.end();
-    } catch (error) {
-      this.destroy(error as Error);
+      if (next === null) return true;
+      let room = true;
+      // Corked, the pieces go to the socket together (one writev), each with its own callback.
+      response.cork();
+      for (const held of next) {
+        if (held.slot) inFlight.add(held);
+        room = response.write(held.bytes, () => done(held));
+      }
+      response.uncork();
+      if (response.destroyed) return false;
+      if (!room) await waitForRoom(response);
     }
   }
 
@@ -186,17 +173,4 @@ class FillReader extends Readable {
 /** Gives back the slots of bytes taken but not sent. */
 function giveBack(taken: HeldBytes[] | null): void {
   for (const held of taken ?? []) held.slot?.giveBack();
-}
-
-/** Resolves when `response` can take more, or has closed. */
-function waitForRoom(response: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const go = (): void => {
-      response.off('drain', go);
-      response.off('close', go);
-      resolve();
-    };
-    response.on('drain', go);
-    response.on('close', go);
-  });
 }
