@@ -67,17 +67,23 @@ export abstract class HashingWriter implements BlobWriter {
 
   async writeMany(chunks: Buffer[]): Promise<void> {
     const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    // Hashed before it is stored, and whether or not storing it works (stream-through still verifies).
-    await this.hashLater(chunks, total);
-    if (this.failure === undefined) {
-      try {
-        await this.append(chunks, this.bytes, total);
-      } catch (error) {
-        if (!this.tolerateStoreErrors) throw error;
-        this.failure = error;
-        await this.dropStored();
-      }
-    }
+    // Hashed whether or not storing it works (stream-through still verifies), and at the same time as it is
+    // stored: the hash's hand-off waits for the worker, the store's write for a thread of the pool, and
+    // waiting for one and then the other held every batch of a cold download for both (bench: cold 256 MiB,
+    // 0.50 s against distribution's 0.43 in one interleaved run; together, 0.42).
+    const hashing = this.hashLater(chunks, total);
+    const storing =
+      this.failure === undefined
+        ? this.append(chunks, this.bytes, total).catch(async (error: unknown) => {
+            if (!this.tolerateStoreErrors) throw error;
+            this.failure = error;
+            await this.dropStored();
+          })
+        : undefined;
+    // Both settled before either's failure is passed on: an abort must not close the file under a write.
+    const [hashed, stored] = await Promise.allSettled([hashing, storing]);
+    if (hashed.status === 'rejected') throw hashed.reason;
+    if (stored.status === 'rejected') throw stored.reason;
     this.bytes += total;
   }
 
