@@ -79,8 +79,8 @@ const OFFLOAD_ID = 'pullthrough-offload';
 const DIRECT_ID = 'nginx-direct';
 const S3_ID = 'pullthrough-s3';
 const P = smoke
-  ? { patternReps: 1, patternWrkSeconds: 1, patternLargeSeconds: 1, patternCurl: 5, midLarge: 2 * MiB, skopeoReps: 1, skopeoLayers: 2, skopeoLayerBytes: 2 * MiB, reps: 1, wrkSeconds: 1, curlRate: 8, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
-  : { patternReps: 3, patternWrkSeconds: 1, patternLargeSeconds: 3, patternCurl: 40, midLarge: 31 * MiB, skopeoReps: 3, skopeoLayers: 8, skopeoLayerBytes: 128 * MiB, reps: 3, wrkSeconds: 5, curlRate: 60, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
+  ? { patternReps: 1, patternWrkSeconds: 1, patternLargeSeconds: 1, patternCurl: 5, midLarge: 2 * MiB, skopeoReps: 1, skopeoLayers: 2, skopeoLayerBytes: 2 * MiB, idleS: 1, reps: 1, wrkSeconds: 1, curlRate: 8, smallBlob: MiB, warmLarge: 4 * MiB, coldLarge: 4 * MiB, herd: 2 * MiB, herdClients: 16, memBlob: 8 * MiB, memClients: 4, econPulls: 5, econWindowS: 2, econTtlS: 1 }
+  : { patternReps: 3, patternWrkSeconds: 1, patternLargeSeconds: 3, patternCurl: 40, midLarge: 31 * MiB, skopeoReps: 3, skopeoLayers: 8, skopeoLayerBytes: 128 * MiB, idleS: 40, reps: 3, wrkSeconds: 5, curlRate: 60, smallBlob: MiB, warmLarge: 256 * MiB, coldLarge: 256 * MiB, herd: 64 * MiB, herdClients: 16, memBlob: 1024 * MiB, memClients: 4, econPulls: 50, econWindowS: 20, econTtlS: 5 };
 const REDIS_URL = process.env.PULLTHROUGH_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 
 function say(message: string): void {
@@ -249,6 +249,11 @@ async function benchSystem(first: SystemUnderTest, restart: () => Promise<System
       add(`warmLargeMBps${clients}`, (clients * s.warmLarge.size) / 1e6 / batch.wallSeconds);
     }
   }
+  // A mirror between bursts of pulls: after an idle spell V8 shrinks the heap, and what a request allocates
+  // decides whether serving then runs in back-to-back full collections (it did: half the rate, for good).
+  say(`${sys.label}: idle ${P.idleS} s, then the warm small blob again (wrk)`);
+  await new Promise((resolve) => setTimeout(resolve, P.idleS * 1000));
+  await wrkRow('warmSmallBlobAfterIdleRps', blobUrl(s.small));
 
   say(`${sys.label}: cold large blob (curl)`);
   for (const blob of s.coldLarge) {
@@ -759,6 +764,7 @@ async function main(): Promise<number> {
 
   const economyWindows = Math.ceil(P.econWindowS / P.econTtlS);
   const specs = rowSpecs(economyWindows, {
+    idleS: P.idleS,
     warmLarge: size(P.warmLarge),
     coldLarge: size(P.coldLarge),
     herd: size(P.herd),
