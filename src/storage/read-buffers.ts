@@ -6,8 +6,11 @@
 
 /** Size of each buffer: large reads, a quarter of the syscalls of 256 KiB ones (bench: warm large blob). */
 export const READ_BUFFER_BYTES = 1024 * 1024;
-/** Idle buffers kept for the next sends; more are let go (a burst's peak is not kept for ever). */
-const MAX_IDLE = 64;
+/**
+ * Idle buffers kept for the next sends (a send has about one in flight: it reads the next once its socket
+ * drained); more are let go, so an idle mirror holds at most this many MiB for them, not a burst's peak.
+ */
+const MAX_IDLE = 16;
 
 const idle: Buffer[] = [];
 
