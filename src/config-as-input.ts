@@ -11,7 +11,7 @@ const DURATION_KEYS = new Set([
   'ticketKeyRotation',
 ]);
 /** Keys whose values are bytes in the parsed config. */
-const SIZE_KEYS = new Set(['maxSize', 'maxManifestSize', 'maxBlobSize']);
+const SIZE_KEYS = new Set(['maxSize', 'maxManifestSize', 'maxBlobSize', 'minRate']);
 
 export function configAsInput(config: Config): Record<string, unknown> {
   const { listen, upstreams, ...rest } = config;

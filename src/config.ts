@@ -315,7 +315,9 @@ const schema = z
         idle: duration.default('30s'),
         // Bytes per second a blob download must average over each idle period, or it is aborted and its
         // fill slot freed (0: no floor). Without it, an upstream dripping a byte per period holds a slot for good.
-        minRate: z.union([z.literal(0), size]).default('16KiB'),
+        minRate: z
+          .preprocess((value) => (typeof value === 'string' && parseSize(value) === 0 ? 0 : value), z.union([z.literal(0), size]))
+          .default('16KiB'),
       })
       .strict()
       .default({}),

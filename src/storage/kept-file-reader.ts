@@ -39,6 +39,7 @@ class KeptFileReader extends SelfSendingReadable {
       const bytes = Buffer.allocUnsafe(want);
       const read = await this.readInto(bytes, want);
       if (this.destroyed) return;
+      if (read === 0 && this.end !== Infinity) throw new Error('kept blob ended before the range asked for');
       this.push(read === 0 ? null : bytes.subarray(0, read));
     } catch (error) {
       this.destroy(error as Error);

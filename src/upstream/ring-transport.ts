@@ -353,7 +353,8 @@ class Exchange {
     });
     signal?.addEventListener('abort', this.onAbort, { once: true });
     const { idleTimeoutMs } = transport.timing;
-    this.deadline = setTimeout(() => this.timedOut(`upstream sent no whole answer head within ${idleTimeoutMs} ms`), idleTimeoutMs);
+    // 0 turns the idle time-out off (upstreamTimeouts.idle: 0, as undici and sockets take it): no deadline either.
+    if (idleTimeoutMs > 0) this.deadline = setTimeout(() => this.timedOut(`upstream sent no whole answer head within ${idleTimeoutMs} ms`), idleTimeoutMs);
   }
 
   nextBuffer(): Uint8Array | undefined {
@@ -394,7 +395,7 @@ class Exchange {
     if (this.draining) return;
     clearTimeout(this.deadline);
     const { idleTimeoutMs, minBytesPerSecond } = this.transport.timing;
-    if (minBytesPerSecond <= 0) return;
+    if (minBytesPerSecond <= 0 || idleTimeoutMs <= 0) return;
     this.windowBytes = 0;
     this.deadline = setTimeout(() => {
       const floor = (minBytesPerSecond * idleTimeoutMs) / 1000;

@@ -39,6 +39,16 @@ test('a head that trickles in without end fails within the idle time-out, though
   }
 });
 
+test('with the idle time-out off (0) there is no head deadline or floor rate either', async () => {
+  upstream.script = (socket) => setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi'), 50);
+  const client = testTransport({ idleTimeoutMs: 0, minBytesPerSecond: 64 * 1024 });
+  try {
+    assert.equal((await readAll(await client.get(upstream.url(), {}))).toString(), 'hi');
+  } finally {
+    client.close();
+  }
+});
+
 test('a body below the floor rate fails; one above it, or paused by its own consumer, does not', async () => {
   const client = testTransport({ idleTimeoutMs: 300, minBytesPerSecond: 64 * 1024 });
   try {

@@ -31,6 +31,7 @@ test('upstreamTimeouts are parsed as durations', () => {
 test('upstreamTimeouts.minRate is a size per second, or 0 for no floor', () => {
   assert.equal(parseConfig({ ...MINIMAL, upstreamTimeouts: { minRate: '1MiB' } }).upstreamTimeouts.minRate, 1024 * 1024);
   assert.equal(parseConfig({ ...MINIMAL, upstreamTimeouts: { minRate: 0 } }).upstreamTimeouts.minRate, 0);
+  assert.equal(parseConfig({ ...MINIMAL, upstreamTimeouts: { minRate: '0B' } }).upstreamTimeouts.minRate, 0);
   assertProblem(configProblems({ ...MINIMAL, upstreamTimeouts: { minRate: 'fast' } }), 'upstreamTimeouts.minRate');
 });
 
