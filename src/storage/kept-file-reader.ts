@@ -19,7 +19,7 @@ class KeptFileReader extends SelfSendingReadable {
   private readonly path: string;
   private readonly end: number;
   private position: number;
-  private handle: FileHandle | undefined;
+  /** Opened on the first read: a stream never read opens nothing. */
   private opening: Promise<FileHandle> | undefined;
 
   constructor(path: string, start: number, end: number | undefined) {
@@ -39,7 +39,6 @@ class KeptFileReader extends SelfSendingReadable {
       const bytes = Buffer.allocUnsafe(want);
       const read = await this.readInto(bytes, want);
       if (this.destroyed) return;
-      if (read === 0 && this.end !== Infinity) throw new Error('kept blob ended before the range asked for');
       this.push(read === 0 ? null : bytes.subarray(0, read));
     } catch (error) {
       this.destroy(error as Error);
@@ -48,7 +47,6 @@ class KeptFileReader extends SelfSendingReadable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const closing = (this.opening ?? Promise.resolve(undefined)).then((handle) => handle?.close());
-    this.handle = undefined;
     void closing.catch(() => undefined).finally(() => callback(error));
   }
 
@@ -65,9 +63,7 @@ class KeptFileReader extends SelfSendingReadable {
       const read = await this.readInto(buffer, want);
       if (read === 0 || this.destroyed || response.destroyed) {
         giveReadBuffer(buffer);
-        if (read > 0 || this.destroyed || response.destroyed) return false;
-        // The end of the file: where it was asked to be (no end given), or short of a range it should hold.
-        if (this.end !== Infinity) throw new Error('kept blob ended before the range asked for');
+        if (read > 0) return false;
         break;
       }
       inFlight.add(buffer);
@@ -84,10 +80,11 @@ class KeptFileReader extends SelfSendingReadable {
     return Math.max(0, Math.min(READ_BUFFER_BYTES, this.end + 1 - this.position));
   }
 
+  /** 0 at the end of the file, where no end was given; an end of the file short of the range asked for fails. */
   private async readInto(buffer: Buffer, length: number): Promise<number> {
-    this.opening ??= open(this.path, 'r');
-    this.handle ??= await this.opening;
-    const { bytesRead } = await this.handle.read(buffer, 0, length, this.position);
+    const handle = await (this.opening ??= open(this.path, 'r'));
+    const { bytesRead } = await handle.read(buffer, 0, length, this.position);
+    if (bytesRead === 0 && this.end !== Infinity) throw new Error('kept blob ended before the range asked for');
     this.position += bytesRead;
     return bytesRead;
   }
