@@ -86,9 +86,13 @@ export class TicketKeyRatchet {
 
   private onEachKey(use: (key: Buffer) => void): () => void {
     let timer: NodeJS.Timeout | undefined;
+    let given: Buffer | undefined;
     const apply = (): void => {
       const { key, rotatesAt } = this.at();
-      use(key);
+      // A timer may fire a millisecond before its instant by Date.now(): then the key has not stepped yet,
+      // and it is not handed over a second time; the next try comes at the instant.
+      if (key !== given) use(key);
+      given = key;
       timer = setTimeout(apply, Math.max(0, rotatesAt - Date.now()));
       timer.unref();
     };
